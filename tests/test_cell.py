@@ -1,0 +1,219 @@
+"""The hand-written cell against PyTorch's, micrograd-style: float64 values AND gradients."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lstm_course.cell import (HandLSTM, ScriptedLSTM, init_forget_bias, lstm_cell, lstm_layer,
+                              scripted_lstm_layer, trace_gates)
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+B, T, I, H = 3, 5, 4, 6
+
+
+def cell_weights(cell):
+    return cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh
+
+
+def layer_weights(lstm, k=0):
+    return tuple(getattr(lstm, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+
+def test_cell_hand_computable_case():
+    # I = H = 1, all weights zero and biases chosen so every gate is known: i = f = o = sigmoid(0) = 0.5, g = 0.
+    z = torch.zeros(4, 1, dtype=torch.float64)
+    h, c = lstm_cell(torch.ones(1, 1, dtype=torch.float64), (torch.zeros(1, 1, dtype=torch.float64),
+                     torch.full((1, 1), 2.0, dtype=torch.float64)), z, z, None, None)
+    assert c.item() == pytest.approx(0.5 * 2.0)  # f * c_prev + i * g
+    assert h.item() == pytest.approx(0.5 * math.tanh(1.0))
+
+
+def test_cell_matches_lstmcell_values_and_grads():
+    torch.manual_seed(0)
+    ref = nn.LSTMCell(I, H, dtype=torch.float64)
+    x = torch.randn(B, I, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    h_ref, c_ref = ref(x, (h0, c0))
+    h, c = lstm_cell(x, (h0, c0), *cell_weights(ref))
+    torch.testing.assert_close(h, h_ref, **TOL)
+    torch.testing.assert_close(c, c_ref, **TOL)
+    w = torch.randn(2, B, H, dtype=torch.float64)  # random upstream gradient touches h and c
+    inputs = (x, h0, c0, *ref.parameters())
+    g_ref = torch.autograd.grad((h_ref * w[0]).sum() + (c_ref * w[1]).sum(), inputs)
+    g = torch.autograd.grad((h * w[0]).sum() + (c * w[1]).sum(), inputs)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_cell_state_none_is_zeros_and_shapes():
+    torch.manual_seed(1)
+    ref = nn.LSTMCell(I, H)
+    x = torch.randn(B, I)
+    h, c = lstm_cell(x, None, *cell_weights(ref))
+    assert h.shape == c.shape == (B, H) and h.dtype == torch.float32
+    torch.testing.assert_close(h, ref(x)[0])
+
+
+def test_cell_gradcheck():
+    torch.manual_seed(2)
+    args = [torch.randn(*s, dtype=torch.float64, requires_grad=True)
+            for s in [(2, 3), (2, 4), (2, 4), (16, 3), (16, 4), (16,), (16,)]]
+    x, h, c, *w = args
+    assert torch.autograd.gradcheck(lambda x, h, c, *w: lstm_cell(x, (h, c), *w), args)
+
+
+def test_cell_bad_shapes():
+    W_ih, W_hh = torch.zeros(4 * H, I), torch.zeros(4 * H, H)
+    with pytest.raises(ValueError, match="expected x of shape"):
+        lstm_cell(torch.zeros(B, I + 1), None, W_ih, W_hh)
+    with pytest.raises(ValueError, match="expected W_hh"):
+        lstm_cell(torch.zeros(B, I), None, W_ih, torch.zeros(H, H))
+    with pytest.raises(ValueError, match="expected h of shape"):
+        lstm_cell(torch.zeros(B, I), (torch.zeros(B + 1, H), torch.zeros(B, H)), W_ih, W_hh)
+    with pytest.raises(ValueError, match="expected b_ih"):
+        lstm_cell(torch.zeros(B, I), None, W_ih, W_hh, torch.zeros(H), torch.zeros(4 * H))
+
+
+def test_layer_matches_nn_lstm_values_and_grads():
+    torch.manual_seed(3)
+    ref = nn.LSTM(I, H, dtype=torch.float64)
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(1, B, H, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(1, B, H, dtype=torch.float64, requires_grad=True)
+    out_ref, (hn_ref, cn_ref) = ref(x, (h0, c0))
+    out, (hn, cn) = lstm_layer(x, (h0[0], c0[0]), *layer_weights(ref))
+    assert out.shape == (T, B, H) and hn.shape == (B, H)
+    torch.testing.assert_close(out, out_ref, **TOL)
+    torch.testing.assert_close(hn, hn_ref[0], **TOL)
+    torch.testing.assert_close(cn, cn_ref[0], **TOL)
+    w = torch.randn(T, B, H, dtype=torch.float64)
+    inputs = (x, h0, c0, *ref.parameters())
+    g_ref = torch.autograd.grad((out_ref * w).sum() + cn_ref.sum(), inputs)
+    g = torch.autograd.grad((out * w).sum() + cn.sum(), inputs)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_layer_state_carries_over_chunks():
+    # Running T steps at once equals running two chunks with the state handed over (what TBPTT relies on).
+    torch.manual_seed(4)
+    w = layer_weights(nn.LSTM(I, H, dtype=torch.float64))
+    x = torch.randn(T, B, I, dtype=torch.float64)
+    full, (h, c) = lstm_layer(x, None, *w)
+    a, st = lstm_layer(x[:2], None, *w)
+    b, (h2, c2) = lstm_layer(x[2:], st, *w)
+    torch.testing.assert_close(torch.cat([a, b]), full, **TOL)
+    torch.testing.assert_close(c2, c, **TOL)
+    with pytest.raises(ValueError, match="T = 0"):
+        lstm_layer(x[:0], None, *w)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_handlstm_state_dict_round_trip_and_equal_outputs(batch_first):
+    torch.manual_seed(5)
+    hand = HandLSTM(I, H, batch_first=batch_first, dtype=torch.float64)
+    ref = nn.LSTM(I, H, batch_first=batch_first, dtype=torch.float64)
+    assert set(hand.state_dict()) == set(ref.state_dict())
+    ref.load_state_dict(hand.state_dict())
+    x = torch.randn(B, T, I, dtype=torch.float64) if batch_first else torch.randn(T, B, I, dtype=torch.float64)
+    state = (torch.randn(1, B, H, dtype=torch.float64), torch.randn(1, B, H, dtype=torch.float64))
+    out, (hn, cn) = hand(x, state)
+    out_ref, (hn_ref, cn_ref) = ref(x, state)
+    assert out.shape == out_ref.shape and hn.shape == (1, B, H)
+    torch.testing.assert_close(out, out_ref, **TOL)
+    torch.testing.assert_close(cn, cn_ref, **TOL)
+    # and back: nn.LSTM's (freshly re-initialised) weights load into HandLSTM
+    ref2 = nn.LSTM(I, H, batch_first=batch_first, dtype=torch.float64)
+    hand.load_state_dict(ref2.state_dict())
+    torch.testing.assert_close(hand(x)[0], ref2(x)[0], **TOL)
+
+
+def test_handlstm_init_range_and_bad_input():
+    hand = HandLSTM(I, 25)
+    for p in hand.parameters():
+        assert p.abs().max() <= 1 / 5 and p.std() > 0
+    with pytest.raises(ValueError, match="expected x of shape"):
+        hand(torch.zeros(B, I))
+    with pytest.raises(ValueError, match="expected h_0"):
+        hand(torch.zeros(T, B, I), (torch.zeros(B, 25), torch.zeros(B, 25)))
+    nobias = HandLSTM(I, H, bias=False)
+    assert nobias.bias_ih_l0 is None and len(list(nobias.parameters())) == 2
+
+
+def test_scripted_matches_eager():
+    torch.manual_seed(6)
+    ref = nn.LSTM(I, H, dtype=torch.float64)
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    out, (h, c) = scripted_lstm_layer(x, None, *layer_weights(ref))
+    out_ref, (h_ref, c_ref) = ref(x)
+    torch.testing.assert_close(out, out_ref, **TOL)
+    torch.testing.assert_close(c, c_ref[0], **TOL)
+    g = torch.autograd.grad(out.sum(), (x, ref.weight_hh_l0))
+    g_ref = torch.autograd.grad(out_ref.sum(), (x, ref.weight_hh_l0))
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, **TOL)
+    mod = ScriptedLSTM(I, H, batch_first=True, dtype=torch.float64)
+    hand = HandLSTM(I, H, batch_first=True, dtype=torch.float64)
+    hand.load_state_dict(mod.state_dict())
+    xb = torch.randn(B, T, I, dtype=torch.float64)
+    torch.testing.assert_close(mod(xb)[0], hand(xb)[0], **TOL)
+
+
+@pytest.mark.parametrize("factory", [lambda: nn.LSTM(I, H, num_layers=2, bidirectional=True), lambda: nn.LSTMCell(I, H),
+                                     lambda: HandLSTM(I, H)])
+def test_init_forget_bias(factory):
+    torch.manual_seed(7)
+    m = factory()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    init_forget_bias(m, 1.5)
+    n_bias = 0
+    for k, v in m.state_dict().items():
+        if k.startswith("bias_ih"):
+            n_bias += 1
+            v_hh = m.state_dict()["bias_hh" + k[len("bias_ih"):]]
+            torch.testing.assert_close(v[H:2 * H] + v_hh[H:2 * H], torch.full((H,), 1.5))
+            keep = torch.ones(4 * H, dtype=torch.bool)
+            keep[H:2 * H] = False
+            assert torch.equal(v[keep], before[k][keep])  # other gates untouched
+        elif k.startswith("weight"):
+            assert torch.equal(v, before[k])
+    expected = {nn.LSTM: 4, nn.LSTMCell: 1, HandLSTM: 1}[type(m)]
+    assert n_bias == expected
+    with pytest.raises(ValueError, match="with biases"):
+        init_forget_bias(nn.LSTM(I, H, bias=False))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_trace_gates_reproduces_nn_lstm(batch_first):
+    torch.manual_seed(8)
+    lstm = nn.LSTM(I, H, num_layers=2, batch_first=batch_first, dtype=torch.float64)
+    x = torch.randn(1, T, I, dtype=torch.float64) if batch_first else torch.randn(T, 1, I, dtype=torch.float64)
+    out, _ = lstm(x)
+    tr = trace_gates(lstm, x, layer=1)
+    assert set(tr) == {"i", "f", "g", "o", "c", "h"} and all(v.shape == (T, H) for v in tr.values())
+    torch.testing.assert_close(tr["h"], out.reshape(T, H), **TOL)  # top layer h == nn.LSTM output
+    torch.testing.assert_close(tr["h"], tr["o"] * torch.tanh(tr["c"]), **TOL)
+    for g in "ifo":
+        assert ((tr[g] > 0) & (tr[g] < 1)).all()
+    # a (T, I) input and an explicit state also work; layer 0 equals a 1-layer LSTM with those weights
+    one = nn.LSTM(I, H, dtype=torch.float64)
+    one.load_state_dict({k: v for k, v in lstm.state_dict().items() if k.endswith("_l0")})
+    st = (torch.randn(2, 1, H, dtype=torch.float64), torch.randn(2, 1, H, dtype=torch.float64))
+    tr0 = trace_gates(lstm, x.reshape(T, I), layer=0, state=st)
+    out0, (_, c0) = one(x.reshape(T, 1, I), (st[0][:1], st[1][:1]))
+    torch.testing.assert_close(tr0["h"], out0[:, 0], **TOL)
+    torch.testing.assert_close(tr0["c"][-1], c0[0, 0], **TOL)
+
+
+def test_trace_gates_errors():
+    lstm = nn.LSTM(I, H)
+    with pytest.raises(ValueError, match="expected 0 <= layer < 1"):
+        trace_gates(lstm, torch.zeros(T, I), layer=1)
+    with pytest.raises(ValueError, match="unidirectional"):
+        trace_gates(nn.LSTM(I, H, bidirectional=True), torch.zeros(T, I))
+    with pytest.raises(ValueError, match="single sequence"):
+        trace_gates(lstm, torch.zeros(T, 2, I))
+    with pytest.raises(ValueError, match="expected x of shape"):
+        trace_gates(lstm, torch.zeros(T, I + 1))
