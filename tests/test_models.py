@@ -1,0 +1,184 @@
+"""CharLM, SequenceClassifier and Tagger: shapes, state handling, packing, masking, errors."""
+from dataclasses import asdict
+
+import pytest
+import torch
+from torch import nn
+
+from lstm_course.models import CharLM, CharLMConfig, SequenceClassifier, Tagger
+
+V = 11
+
+
+def dev(model):
+    return next(model.parameters()).device
+
+
+# --- CharLM ----------------------------------------------------------------------------------------
+
+def test_charlm_shapes_and_state():
+    torch.manual_seed(0)
+    cfg = CharLMConfig(vocab_size=V, embed_dim=8, hidden_size=12, num_layers=2, dropout=0.0)
+    model = CharLM(cfg)
+    x = torch.randint(0, V, (3, 7), device=dev(model))
+    logits, (h, c) = model(x)
+    assert logits.shape == (3, 7, V) and logits.dtype == torch.float32
+    assert h.shape == c.shape == (2, 3, 12)
+    zeros = (torch.zeros(2, 3, 12), torch.zeros(2, 3, 12))
+    torch.testing.assert_close(model(x, zeros)[0], logits)
+
+
+def test_charlm_carried_state_equals_one_long_pass():
+    # What TBPTT relies on: two chunks with the state handed over == one pass over the whole sequence.
+    torch.manual_seed(1)
+    model = CharLM(CharLMConfig(vocab_size=V, embed_dim=8, hidden_size=12, num_layers=2, dropout=0.3)).eval()
+    x = torch.randint(0, V, (2, 10))
+    full, _ = model(x)
+    a, st = model(x[:, :4])
+    b, _ = model(x[:, 4:], st)
+    torch.testing.assert_close(torch.cat([a, b], 1), full)
+    # and the state matters: a fresh state for the second chunk gives different logits
+    assert not torch.allclose(model(x[:, 4:])[0], b)
+
+
+def test_charlm_forget_bias_and_presets():
+    cfg = CharLMConfig.tiny(V)
+    assert cfg.vocab_size == V and cfg.hidden_size < CharLMConfig.shakespeare(V).hidden_size
+    model = CharLM(CharLMConfig.shakespeare(V))
+    lstm = model.lstm
+    H = lstm.hidden_size
+    for k in range(lstm.num_layers):
+        b = getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
+        torch.testing.assert_close(b[H:2 * H], torch.ones(H))
+        assert not torch.allclose(b[:H], torch.ones(H))
+    # configs are plain dataclasses: they rebuild from asdict (what checkpoints store)
+    again = CharLM(CharLMConfig(**asdict(model.config)))
+    assert again.num_parameters() == model.num_parameters()
+
+
+def test_charlm_tied_weights_and_training_step():
+    torch.manual_seed(2)
+    model = CharLM(CharLMConfig(vocab_size=V, embed_dim=16, hidden_size=16, num_layers=1, dropout=0.0, tie_weights=True))
+    assert model.head.weight is model.embed.weight
+    untied = CharLM(CharLMConfig(vocab_size=V, embed_dim=16, hidden_size=16, num_layers=1, dropout=0.0))
+    assert model.num_parameters() == untied.num_parameters() - V * 16
+    x = torch.randint(0, V, (4, 9))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):  # memorising one batch: the loss must fall
+        logits, _ = model(x[:, :-1])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(vocab_size=0), "vocab_size"), (dict(vocab_size=V, hidden_size=0), "hidden_size"),
+    (dict(vocab_size=V, dropout=1.0), "dropout"), (dict(vocab_size=V, tie_weights=True), "tie_weights"),
+])
+def test_charlm_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=f"expected .*{match}"):
+        CharLM(CharLMConfig(**kwargs))
+
+
+def test_charlm_bad_input():
+    model = CharLM(CharLMConfig.tiny(V))
+    with pytest.raises(ValueError, match=r"expected x of shape \(B, T\)"):
+        model(torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="integer token ids"):
+        model(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="T >= 1"):
+        model(torch.zeros(2, 0, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected state"):
+        model(torch.zeros(2, 5, dtype=torch.long), (torch.zeros(1, 3, 32), torch.zeros(1, 3, 32)))
+
+
+# --- SequenceClassifier ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell, rnn_type", [("lstm", nn.LSTM), ("rnn", nn.RNN)])
+def test_classifier_shapes_and_last_step(cell, rnn_type):
+    torch.manual_seed(3)
+    model = SequenceClassifier(8, 2, hidden_size=10, embed_dim=4, cell=cell)
+    assert type(model.rnn) is rnn_type
+    x = torch.randint(0, 8, (5, 12))
+    logits = model(x)
+    assert logits.shape == (5, 2)
+    # the prediction reads the whole sequence: changing the first token changes it
+    x2 = x.clone()
+    x2[:, 0] = (x2[:, 0] + 1) % 8
+    assert not torch.allclose(model(x2), logits)
+    # the prediction is the last step's: it equals the classifier applied to the LSTM's last output
+    out, _ = model.rnn(model.embed(x))
+    torch.testing.assert_close(model.head(out[:, -1]), logits)
+
+
+def test_classifier_bad_args():
+    with pytest.raises(ValueError, match="expected cell 'lstm' or 'rnn', got 'gru'"):
+        SequenceClassifier(8, 2, cell="gru")
+    with pytest.raises(ValueError, match="num_classes"):
+        SequenceClassifier(8, 0)
+
+
+# --- Tagger ------------------------------------------------------------------------------------------
+
+def padded_batch(seqs, pad=0):
+    T = max(len(s) for s in seqs)
+    x = torch.full((len(seqs), T), pad, dtype=torch.long)
+    for b, s in enumerate(seqs):
+        x[b, :len(s)] = torch.tensor(s)
+    return x, torch.tensor([len(s) for s in seqs])
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_tagger_padded_batch_equals_each_sequence_alone(bidirectional):
+    torch.manual_seed(4)
+    model = Tagger(20, 5, embed_dim=6, hidden_size=7, num_layers=2, bidirectional=bidirectional).double()
+    seqs = [[3, 4, 5], [6, 7, 8, 9, 10, 11], [12], [13, 14, 15, 16]]  # unsorted lengths on purpose
+    x, lengths = padded_batch(seqs)
+    logits = model(x, lengths)
+    assert logits.shape == (4, 6, 5)
+    for b, s in enumerate(seqs):
+        alone = model(torch.tensor([s]), torch.tensor([len(s)]))[0]
+        torch.testing.assert_close(logits[b, :len(s)], alone, rtol=1e-10, atol=1e-12)
+    # padding token values do not leak into real positions (the backward direction starts at the true end)
+    x_other_pad = x.clone()
+    for b, s in enumerate(seqs):
+        x_other_pad[b, len(s):] = 19
+    torch.testing.assert_close(model(x_other_pad, lengths)[0, :3], logits[0, :3], rtol=1e-10, atol=1e-12)
+
+
+def test_tagger_masked_loss_ignores_padding():
+    torch.manual_seed(5)
+    model = Tagger(20, 5, embed_dim=6, hidden_size=7)
+    seqs = [[3, 4, 5], [6, 7, 8, 9, 10]]
+    x, lengths = padded_batch(seqs)
+    tags = torch.tensor([[1, 2, 3, -100, -100], [0, 1, 2, 3, 4]])
+    logits = model(x, lengths)
+    loss = model.loss(logits, tags)
+    changed = logits.detach().clone()
+    changed[0, 3:] = torch.randn(2, 5) * 100  # scribble over the padding positions
+    torch.testing.assert_close(model.loss(changed, tags), loss.detach())
+    # it is the mean over the 8 real tokens
+    real = torch.cat([logits[0, :3], logits[1]])
+    expected = nn.functional.cross_entropy(real, torch.tensor([1, 2, 3, 0, 1, 2, 3, 4]))
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert model.embed.weight.grad[0].abs().sum() == 0  # the pad embedding never learns
+
+
+def test_tagger_bad_input():
+    model = Tagger(20, 5)
+    x = torch.zeros(2, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="lengths"):
+        model(x, torch.tensor([4, 5]))
+    with pytest.raises(ValueError, match="lengths"):
+        model(x, torch.tensor([4, 0]))
+    with pytest.raises(ValueError, match=r"lengths of shape \(B,\)"):
+        model(x, torch.tensor([4]))
+    with pytest.raises(ValueError, match="pad_id"):
+        Tagger(5, 3, pad_id=5)
+    with pytest.raises(ValueError, match="expected logits"):
+        model.loss(torch.zeros(2, 4, 5), torch.zeros(2, 3, dtype=torch.long))
