@@ -1,0 +1,69 @@
+"""Device choice and reproducibility.
+
+Nothing else in the package names a device: code asks :func:`get_device` or uses the device of a
+tensor / parameter it was given, so the same notebook runs on a laptop CPU, Apple MPS or a GPU.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+DEVICE_ENV = "LSTM_COURSE_DEVICE"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device(prefer: Optional[Union[str, torch.device]] = None) -> torch.device:
+    """Return the device to compute on.
+
+    Args:
+        prefer: an explicit device (``"cuda:1"``, ``torch.device(...)``). Default: ``None``.
+
+    Order: ``prefer`` if given; else the environment variable ``LSTM_COURSE_DEVICE``; else CUDA if
+    available; else Apple MPS if available; else the CPU.
+
+    Raises:
+        ValueError: ``prefer`` (or the environment variable) is not a device string torch understands.
+    """
+    choice = prefer if prefer is not None else (os.environ.get(DEVICE_ENV) or None)
+    if choice is not None:
+        if isinstance(choice, torch.device):
+            return choice
+        try:
+            return torch.device(str(choice).strip())
+        except (RuntimeError, ValueError) as err:
+            source = "prefer" if prefer is not None else DEVICE_ENV
+            raise ValueError(f"{source}: expected a device such as 'cuda', 'mps' or 'cpu', got {choice!r}") from err
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device(type="cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device).
+
+    Args:
+        seed: a non-negative integer (NumPy accepts seeds in ``[0, 2**32)``).
+
+    Same seed, same code, same device → same numbers. Across different hardware, kernels may still
+    differ in the last bits.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"expected an int seed, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"expected a seed in [0, 2**32), got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA/MPS device's default generator
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)

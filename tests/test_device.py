@@ -1,0 +1,56 @@
+"""Tests for lstm_course.device: device choice order and seeding."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_course import device as dev
+from lstm_course.device import get_device, seed_everything
+
+
+def test_prefer_wins_over_env(monkeypatch):
+    monkeypatch.setenv(dev.DEVICE_ENV, "meta")
+    assert get_device("cpu") == torch.device("cpu")
+    assert get_device(torch.device("meta")) == torch.device("meta")
+
+
+def test_env_used_when_no_prefer(monkeypatch):
+    monkeypatch.setenv(dev.DEVICE_ENV, "meta")
+    assert get_device() == torch.device("meta")
+
+
+def test_fallback_order(monkeypatch):
+    monkeypatch.delenv(dev.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_device().type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda: True)
+    assert get_device().type == "mps"
+    monkeypatch.setattr(dev, "_mps_available", lambda: False)
+    assert get_device().type == "cpu"
+
+
+def test_bad_device_string(monkeypatch):
+    with pytest.raises(ValueError, match="expected a device"):
+        get_device("gpu-please")
+    monkeypatch.setenv(dev.DEVICE_ENV, "nonsense")
+    with pytest.raises(ValueError, match="LSTM_COURSE_DEVICE"):
+        get_device()
+
+
+def test_seed_everything_repeats_all_generators():
+    seed_everything(123)
+    a = (random.random(), np.random.rand(), torch.rand(3))
+    seed_everything(123)
+    b = (random.random(), np.random.rand(), torch.rand(3))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+    seed_everything(124)
+    assert random.random() != a[0]
+
+
+def test_seed_everything_rejects_bad_seed():
+    with pytest.raises(ValueError, match="expected a seed"):
+        seed_everything(-1)
+    with pytest.raises(TypeError):
+        seed_everything("7")
