@@ -1,0 +1,268 @@
+"""Behaviour of lstm_course.training: TBPTT state handling, clipping, schedule, stopping, learning."""
+import math
+import time
+
+import pytest
+import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from lstm_course.models import CharLM, CharLMConfig
+from lstm_course.training import History, TrainConfig, detach_state, evaluate_lm, lr_at, train_lm
+
+torch.set_num_threads(1)
+
+
+class RecordingLM(nn.Module):
+    """A stand-in recurrent LM that records the state it receives and returns at each call.
+
+    Training code must know nothing about LSTMs, so a plain Embedding → nn.LSTM → Linear
+    written here is enough; ``delay`` makes each forward slow for the wall-clock test.
+    """
+
+    def __init__(self, vocab_size: int = 6, hidden: int = 8, delay: float = 0.0):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, hidden)
+        self.rnn = nn.LSTM(hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab_size)
+        self.delay = delay
+        self.calls: list[dict] = []
+
+    def forward(self, x, state=None):
+        if self.delay:
+            time.sleep(self.delay)
+        y, new_state = self.rnn(self.emb(x), state)  # (B, T, H)
+        logits = self.out(y)  # (B, T, V)
+        if self.training:
+            self.calls.append({"state_in": state, "state_out": new_state, "logits_dtype": logits.dtype})
+        return logits, new_state
+
+
+def repetitive_ids(n: int = 2000, period: str = "abcdea") -> torch.Tensor:
+    # "abcdea" repeated: after 'a' comes 'b' or 'a' depending on context, so memory helps
+    table = {c: i for i, c in enumerate(sorted(set(period)))}
+    text = (period * (n // len(period) + 1))[:n]
+    return torch.tensor([table[c] for c in text], dtype=torch.long)
+
+
+# ---------------------------------------------------------------- detach_state
+
+def test_detach_state_keeps_values_and_containers_and_cuts_graph():
+    w = torch.randn(3, requires_grad=True)
+    h, c = w * 2, w + 1
+    assert detach_state(None) is None
+    out = detach_state(h)
+    assert out.grad_fn is None and not out.requires_grad and torch.equal(out, h)
+    nested = detach_state([(h, c), h])
+    assert isinstance(nested, list) and isinstance(nested[0], tuple)
+    assert torch.equal(nested[0][1], c) and nested[0][1].grad_fn is None and nested[1].grad_fn is None
+
+
+def test_detach_state_rejects_other_types():
+    with pytest.raises(TypeError, match="expected None, a Tensor"):
+        detach_state({"h": torch.zeros(1)})
+
+
+# ---------------------------------------------------------------- TBPTT state
+
+def test_carried_state_equals_previous_output_but_has_no_graph():
+    model = RecordingLM()
+    ids = repetitive_ids(400)  # B=4 → L=100; bptt 10 → ~10 chunks per epoch, we take 5
+    train_lm(model, ids, None, TrainConfig.tiny(bptt=10, max_steps=5), progress=False)
+    calls = model.calls
+    assert len(calls) == 5
+    assert calls[0]["state_in"] is None  # first chunk starts from zeros
+    for prev, cur in zip(calls, calls[1:]):
+        for passed, returned in zip(cur["state_in"], prev["state_out"]):
+            assert torch.equal(passed, returned)  # same values flow on ...
+            assert returned.grad_fn is not None  # ... the model's output had a graph ...
+            assert passed.grad_fn is None and not passed.requires_grad  # ... the carried copy does not
+
+
+def test_carry_state_false_starts_every_chunk_from_zeros():
+    model = RecordingLM()
+    train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=4, carry_state=False),
+             progress=False)
+    assert [c["state_in"] for c in model.calls] == [None] * 4
+
+
+def test_without_detach_the_second_backward_fails():
+    model = RecordingLM()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, detach=False),
+                 progress=False)
+    assert len(model.calls) == 2  # chunk 1 trained fine; chunk 2 reached back into chunk 1's freed graph
+
+
+def test_without_detach_the_course_charlm_fails_the_same_way():
+    model = CharLM(CharLMConfig.tiny(vocab_size=6))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, detach=False),
+                 progress=False)
+
+
+# ---------------------------------------------------------------- clipping and schedule
+
+@pytest.fixture
+def optimizer_steps():
+    """Record, just before every optimizer.step(), the global grad norm and the lr actually used."""
+    seen: list[dict] = []
+
+    def hook(optimizer, args, kwargs):
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        seen.append({"norm": torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item(),
+                     "lr": optimizer.param_groups[0]["lr"]})
+
+    handle = register_optimizer_step_pre_hook(hook)
+    yield seen
+    handle.remove()
+
+
+def test_clipping_bounds_the_norm_and_history_records_the_preclip_norm(optimizer_steps):
+    clip = 0.05  # far below this model's raw gradient norm, so clipping really happens
+    hist = train_lm(RecordingLM(), repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=6, clip=clip),
+                    progress=False)
+    assert len(optimizer_steps) == len(hist.grad_norm) == 6
+    for pre, seen in zip(hist.grad_norm, optimizer_steps):
+        assert seen["norm"] <= clip * (1 + 1e-4)
+        if pre > clip:
+            assert seen["norm"] == pytest.approx(clip, rel=1e-4)
+        else:
+            assert seen["norm"] == pytest.approx(pre, rel=1e-4)
+    assert max(hist.grad_norm) > clip  # the recorded norm is the one *before* clipping
+
+
+def test_no_clip_leaves_gradients_alone_but_records_their_norm(optimizer_steps):
+    hist = train_lm(RecordingLM(), repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, clip=None),
+                    progress=False)
+    assert [s["norm"] for s in optimizer_steps] == pytest.approx(hist.grad_norm, rel=1e-4)
+
+
+def test_lr_at_warmup_and_cosine_end_points():
+    cfg = TrainConfig(lr=1e-2, min_lr=1e-3, warmup_steps=4)
+    assert lr_at(0, cfg, 0.0) == pytest.approx(1e-2 / 4)
+    assert lr_at(3, cfg, 0.0) == pytest.approx(1e-2)
+    assert lr_at(4, cfg, 0.0) == pytest.approx(1e-2)  # cosine starts at the peak
+    assert lr_at(10, cfg, 0.5) == pytest.approx((1e-2 + 1e-3) / 2)
+    assert lr_at(10, cfg, 1.0) == pytest.approx(1e-3)
+    assert lr_at(10, cfg, 7.0) == pytest.approx(1e-3)  # clamped past the end
+
+
+def test_schedule_applied_to_the_optimizer(optimizer_steps):
+    cfg = TrainConfig.tiny(bptt=5, lr=1e-2, min_lr=1e-3, warmup_steps=4, max_steps=20)
+    hist = train_lm(RecordingLM(), repetitive_ids(400), None, cfg, progress=False)
+    assert [s["lr"] for s in optimizer_steps] == pytest.approx(hist.lr)
+    assert hist.lr[:4] == pytest.approx([2.5e-3, 5e-3, 7.5e-3, 1e-2])
+    assert hist.lr[4] == pytest.approx(1e-2)
+    assert hist.lr[-1] == pytest.approx(1e-3)  # the last step has decayed to min_lr
+    assert all(a >= b for a, b in zip(hist.lr[4:], hist.lr[5:]))  # decays monotonically
+
+
+# ---------------------------------------------------------------- stopping, history, evaluation
+
+def test_stops_at_max_steps_and_history_is_complete():
+    ids = repetitive_ids(600)
+    hist = train_lm(RecordingLM(), ids[:500], ids[500:], TrainConfig.tiny(bptt=10, max_steps=7, eval_every=3),
+                    progress=False)
+    assert hist.step == list(range(1, 8))
+    assert len(hist.train_loss) == len(hist.grad_norm) == len(hist.lr) == len(hist.seconds) == 7
+    assert hist.val_step == [3, 6, 7]  # every eval_every steps and after the last one
+    assert hist.best_val == min(hist.val_loss)
+    assert all(b >= a for a, b in zip(hist.seconds, hist.seconds[1:]))
+
+
+def test_runs_past_one_epoch_when_asked():
+    ids = repetitive_ids(200)  # B=4, L=50, bptt=10 → 5 chunks per epoch
+    hist = train_lm(RecordingLM(), ids, None, TrainConfig.tiny(bptt=10, max_steps=12), progress=False)
+    assert len(hist.step) == 12
+
+
+def test_without_limits_runs_one_epoch():
+    ids = repetitive_ids(200)  # L=50 → 49 targets per stream → ceil(49/10) = 5 chunks
+    hist = train_lm(RecordingLM(), ids, None, TrainConfig.tiny(bptt=10, max_steps=None), progress=False)
+    assert len(hist.step) == 5
+
+
+def test_max_seconds_stops_on_wall_clock():
+    model = RecordingLM(delay=0.05)  # ≥ 0.05 s per step: 1000 steps would take ≥ 50 s
+    hist = train_lm(model, repetitive_ids(400), None,
+                    TrainConfig.tiny(bptt=10, max_steps=1000, max_seconds=0.3), progress=False)
+    assert 1 <= len(hist.step) < 1000
+    assert hist.seconds[-1] >= 0.3
+    assert hist.seconds[-2] < 0.3 if len(hist.step) > 1 else True  # stopped at the first step past the budget
+
+
+def test_on_eval_is_called_and_can_stop_training():
+    ids = repetitive_ids(600)
+    seen = []
+
+    def on_eval(step, val):
+        seen.append((step, val))
+        return step >= 4
+
+    hist = train_lm(RecordingLM(), ids[:500], ids[500:], TrainConfig.tiny(bptt=10, max_steps=50, eval_every=2),
+                    progress=False, on_eval=on_eval)
+    assert [s for s, _ in seen] == [2, 4]
+    assert hist.step[-1] == 4 and [v for _, v in seen] == hist.val_loss
+
+
+def test_evaluate_lm_carries_state_through_the_whole_text():
+    torch.manual_seed(0)
+    model = RecordingLM().double()
+    ids = repetitive_ids(101)
+    logits, _ = model(ids[None, :-1])  # the whole text as one sequence, one forward
+    expected = nn.functional.cross_entropy(logits[0], ids[1:]).item()
+    got = evaluate_lm(model, ids, batch_size=1, bptt=7)  # 15 chunks, state carried between them
+    assert got == pytest.approx(expected, rel=1e-9)
+    model.train()
+    evaluate_lm(model, ids, batch_size=1, bptt=7)
+    assert model.training  # the caller's mode is restored
+
+
+def test_evaluate_lm_bad_input():
+    model = RecordingLM()
+    with pytest.raises(ValueError, match="expected a 1-D LongTensor"):
+        evaluate_lm(model, torch.zeros(10))
+    with pytest.raises(ValueError, match="expected at least 2"):
+        evaluate_lm(model, torch.zeros(1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("field,value", [("batch_size", 0), ("bptt", 0), ("lr", -1.0), ("clip", 0.0),
+                                         ("max_steps", 0), ("max_seconds", 0.0), ("amp_dtype", "float8")])
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=f"expected .*got {value!r}"):
+        TrainConfig(**{field: value})
+
+
+def test_batch_larger_than_data_is_rejected():
+    with pytest.raises(ValueError):
+        train_lm(RecordingLM(), repetitive_ids(10), None, TrainConfig.tiny(batch_size=8), progress=False)
+
+
+def test_bfloat16_autocast_is_used_when_asked():
+    model = RecordingLM()
+    hist = train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, amp_dtype="bfloat16"),
+                    progress=False)
+    assert {c["logits_dtype"] for c in model.calls} == {torch.bfloat16}
+    assert all(math.isfinite(v) for v in hist.train_loss)
+    assert next(model.parameters()).dtype == torch.float32  # weights stay float32
+
+
+def test_progress_bar_shows_and_hides(capsys):
+    train_lm(RecordingLM(), repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=2), progress=False)
+    assert capsys.readouterr().err == ""
+    train_lm(RecordingLM(), repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=2), progress=True)
+    assert "2/2" in capsys.readouterr().err
+
+
+def test_training_lowers_the_loss_of_the_course_charlm():
+    torch.manual_seed(0)
+    ids = repetitive_ids(3000)
+    model = CharLM(CharLMConfig.tiny(vocab_size=6))
+    before = evaluate_lm(model, ids[2500:], batch_size=2, bptt=50)
+    hist = train_lm(model, ids[:2500], ids[2500:], TrainConfig.tiny(max_steps=60, eval_every=30, bptt=20),
+                    progress=False)
+    after = evaluate_lm(model, ids[2500:], batch_size=2, bptt=50)
+    assert after < 0.5 * before  # a period-6 pattern is easy: at least halve the loss
+    assert hist.val_loss[-1] < hist.val_loss[0]
+    assert isinstance(hist, History) and hist.best_val == min(hist.val_loss)
