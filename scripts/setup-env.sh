@@ -9,3 +9,5 @@ fi
 # the kernel every book chapter and graded notebook runs in ("python3") must be this venv's
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lstm_course)" >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
+# the book's MathJax / RequireJS / ipywidgets assets, so the built site works offline
+bash scripts/vendor-assets.sh
