@@ -1,0 +1,214 @@
+"""Pictures of training and of the inside of an LSTM (matplotlib), and a per-character HTML view.
+
+Every plotting function takes an optional ``ax`` (draws there) or creates its own figure, gives the
+plot a title and labelled axes, and returns what it drew on so a notebook can adjust it.
+Legend: T time steps (characters), H hidden units.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+
+from lstm_course.training import History
+
+__all__ = ["plot_learning_curves", "plot_gates", "plot_hidden_heatmap", "html_activation", "HTMLActivation"]
+
+_GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "cell candidate g", "o": "output gate o",
+               "c": "cell state c", "h": "hidden state h"}
+_UNITS = {"bits": ("bits/char", 1 / math.log(2)), "nats": ("nats/char", 1.0)}
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor on any device
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _char_label(ch: str) -> str:
+    # make whitespace visible as a tick label
+    return {" ": "␣", "\n": "↵", "\t": "→"}.get(ch, ch)
+
+
+def _char_ticks(ax: Axes, text: str, axis: str = "x", max_ticks: int = 80) -> None:
+    n = len(text)
+    step = max(1, math.ceil(n / max_ticks))  # long texts: label every step-th character only
+    pos = list(range(0, n, step))
+    labels = [_char_label(text[p]) for p in pos]
+    if axis == "x":
+        ax.set_xticks(pos, labels, fontfamily="monospace")
+    else:
+        ax.set_yticks(pos, labels, fontfamily="monospace")
+
+
+def plot_learning_curves(history: History, ax: Axes | None = None, unit: str = "bits",
+                         smooth: int = 20) -> Axes:
+    """Training loss per step (moving average over ``smooth`` steps) and validation loss per evaluation.
+
+    Args:
+        history: from :func:`lstm_course.training.train_lm`.
+        ax: draw here; ``None`` = a new figure. Default: ``None``.
+        unit: ``"bits"`` (bits per character, nats / ln 2) or ``"nats"``. Default: ``"bits"``.
+        smooth: window of the trailing moving average of the noisy per-step loss (1 = raw). Default: 20.
+    """
+    if unit not in _UNITS:
+        raise ValueError(f"expected unit in {sorted(_UNITS)}, got {unit!r}")
+    if smooth < 1:
+        raise ValueError(f"expected smooth >= 1, got {smooth}")
+    if not history.step:
+        raise ValueError("expected a History with at least one training step, got an empty one")
+    label, scale = _UNITS[unit]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    train = np.asarray(history.train_loss, dtype=float) * scale
+    csum = np.cumsum(np.insert(train, 0, 0.0))
+    window = np.minimum(np.arange(1, len(train) + 1), smooth)
+    idx = np.arange(len(train))
+    smoothed = (csum[idx + 1] - csum[idx + 1 - window]) / window  # trailing mean, shorter at the start
+    ax.plot(history.step, smoothed, label=f"train (mean of last {smooth} steps)" if smooth > 1 else "train")
+    if history.val_loss:
+        ax.plot(history.val_step, np.asarray(history.val_loss) * scale, "o-", label="validation")
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel(f"cross-entropy ({label})")
+    ax.set_title("Learning curves")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_gates(gates: dict, text: str, units: Sequence[int] = (0,), ax: Sequence[Axes] | Axes | None = None,
+               keys: Sequence[str] = ("i", "f", "g", "o", "c", "h")) -> np.ndarray:
+    """One panel per gate/state over the characters of ``text``, one line per hidden unit.
+
+    Args:
+        gates: ``{"i", "f", "g", "o", "c", "h"} → (T, H)`` tensors or arrays, e.g. from
+            :func:`lstm_course.cell.trace_gates`.
+        text: the T characters that produced the gates (x-axis labels).
+        units: which hidden units (columns) to draw. Default: ``(0,)``.
+        ax: one Axes per key (a sequence), a single Axes when ``keys`` has one entry, or ``None`` for a
+            new figure with the panels stacked. Default: ``None``.
+        keys: which entries of ``gates`` to draw, in order. Default: all six.
+
+    Returns:
+        A numpy array of the Axes drawn on.
+    """
+    keys = list(keys)
+    missing = [k for k in keys if k not in gates]
+    if missing:
+        raise ValueError(f"expected gates to hold keys {keys}, got {sorted(gates)} (missing {missing})")
+    arrays = {k: _to_numpy(gates[k]) for k in keys}
+    for k, a in arrays.items():
+        if a.ndim != 2 or a.shape[0] != len(text):
+            raise ValueError(f"expected gates[{k!r}] of shape (T, H) with T = len(text) = {len(text)}, got {a.shape}")
+    H = arrays[keys[0]].shape[1]
+    units = list(units)
+    if not units or any(not 0 <= u < H for u in units):
+        raise ValueError(f"expected units in [0, {H}), got {units}")
+    if ax is None:
+        fig, axes = plt.subplots(len(keys), 1, figsize=(max(6, 0.18 * len(text)), 1.6 * len(keys) + 0.8),
+                                 sharex=True, squeeze=False, layout="constrained")
+        axes = axes[:, 0]
+        fig.suptitle(f"LSTM gates over the text, unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}")
+    else:
+        axes = np.atleast_1d(np.asarray(ax, dtype=object))
+        if len(axes) != len(keys):
+            raise ValueError(f"expected {len(keys)} Axes (one per key), got {len(axes)}")
+    t = np.arange(len(text))
+    for a, k in zip(axes, keys):
+        for u in units:
+            a.plot(t, arrays[k][:, u], marker=".", label=f"unit {u}")
+        a.set_title(_GATE_NAMES.get(k, k), fontsize="medium")
+        a.set_ylabel("activation")
+        if k in ("i", "f", "o"):
+            a.set_ylim(-0.05, 1.05)  # sigmoid gates live in (0, 1)
+        elif k in ("g", "h"):
+            a.set_ylim(-1.05, 1.05)  # tanh outputs live in (-1, 1)
+        a.grid(True, alpha=0.3)
+    if len(units) > 1:
+        axes[0].legend(fontsize="small", ncol=min(4, len(units)))
+    for a in axes:
+        _char_ticks(a, text)
+    axes[-1].set_xlabel("character")  # panels share the x-axis: label it once, at the bottom
+    return axes
+
+
+def plot_hidden_heatmap(h: Any, text: str, ax: Axes | None = None, max_units: int | None = 64) -> Axes:
+    """Heat map of hidden activations: units (rows) × characters (columns), colour = value.
+
+    Args:
+        h: (T, H) tensor or array (e.g. ``trace_gates(...)["h"]``).
+        text: the T characters (x-axis labels).
+        ax: draw here; ``None`` = a new figure. Default: ``None``.
+        max_units: draw only the first this many units (``None`` = all). Default: 64.
+    """
+    a = _to_numpy(h)
+    if a.ndim != 2 or a.shape[0] != len(text):
+        raise ValueError(f"expected h of shape (T, H) with T = len(text) = {len(text)}, got {a.shape}")
+    if max_units is not None:
+        a = a[:, :max_units]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, 0.18 * len(text)), max(3, 0.12 * a.shape[1] + 1.5)))
+    lim = float(np.abs(a).max()) or 1.0
+    im = ax.imshow(a.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")  # (H, T)
+    ax.figure.colorbar(im, ax=ax, label="activation")
+    _char_ticks(ax, text)
+    ax.set_xlabel("character")
+    ax.set_ylabel("hidden unit")
+    ax.set_title(f"Hidden state over the text ({a.shape[1]} units)")
+    return ax
+
+
+def html_activation(text: str, values: Sequence[float], cmap: str = "RdBu_r",
+                    vmin: float | None = None, vmax: float | None = None) -> str:
+    """A self-contained HTML snippet: each character of ``text`` on a background coloured by its value.
+
+    Args:
+        text: the characters (any, including ``<``, ``&`` and newlines: they are escaped/kept).
+        values: one number per character, e.g. one hidden unit's activation (T,).
+        cmap: a matplotlib colormap name. Default: ``"RdBu_r"`` (blue negative, red positive).
+        vmin, vmax: the value range mapped onto the colormap; ``None`` = symmetric around 0 at the
+            largest absolute value (so 0 is the colormap's middle). Default: ``None``.
+
+    Hovering a character shows its value.
+    """
+    v = _to_numpy(values).reshape(-1)
+    if len(v) != len(text):
+        raise ValueError(f"expected one value per character, got {len(v)} values for {len(text)} characters")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"expected finite values, got {int((~np.isfinite(v)).sum())} NaN/inf")
+    try:
+        colormap = colormaps[cmap]
+    except KeyError:
+        raise ValueError(f"expected a matplotlib colormap name, got {cmap!r}") from None
+    lim = float(np.abs(v).max()) if len(v) else 1.0
+    lim = lim or 1.0
+    norm = Normalize(vmin=-lim if vmin is None else vmin, vmax=lim if vmax is None else vmax)
+    spans = []
+    for ch, value in zip(text, v):
+        r, g, b, _ = colormap(norm(value))
+        fg = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "#fff"  # readable on dark backgrounds
+        shown = html.escape(ch) if ch != "\n" else "↵\n"  # a visible mark, then the real line break
+        spans.append(f'<span style="background-color:rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f});color:{fg}" '
+                     f'title="{value:.3f}">{shown}</span>')
+    return ('<div style="font-family:monospace;white-space:pre-wrap;line-height:1.5">'
+            + "".join(spans) + "</div>")
+
+
+class HTMLActivation:
+    """Notebook display of :func:`html_activation`: put it last in a cell (or ``display`` it)."""
+
+    def __init__(self, text: str, values: Sequence[float], cmap: str = "RdBu_r", vmin: float | None = None,
+                 vmax: float | None = None) -> None:
+        self.html = html_activation(text, values, cmap=cmap, vmin=vmin, vmax=vmax)
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html

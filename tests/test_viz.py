@@ -1,0 +1,116 @@
+"""Behaviour of lstm_course.viz: what is drawn (data, titles, labels) and the escaped HTML view."""
+import math
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in tests
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from lstm_course.cell import trace_gates  # noqa: E402
+from lstm_course.training import History  # noqa: E402
+from lstm_course.viz import (HTMLActivation, html_activation, plot_gates, plot_hidden_heatmap,  # noqa: E402
+                             plot_learning_curves)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def make_history():
+    return History(step=[1, 2, 3, 4], train_loss=[4.0, 3.0, 2.0, 1.0], val_loss=[2.5, 1.5], val_step=[2, 4],
+                   grad_norm=[1.0] * 4, lr=[1e-3] * 4, seconds=[0.1, 0.2, 0.3, 0.4])
+
+
+def test_learning_curves_in_bits_plot_train_and_validation():
+    ax = plot_learning_curves(make_history(), smooth=1)
+    train, val = ax.get_lines()
+    assert list(train.get_xdata()) == [1, 2, 3, 4]
+    np.testing.assert_allclose(train.get_ydata(), np.array([4.0, 3.0, 2.0, 1.0]) / math.log(2))
+    assert list(val.get_xdata()) == [2, 4]
+    np.testing.assert_allclose(val.get_ydata(), np.array([2.5, 1.5]) / math.log(2))
+    assert ax.get_title() and "bits" in ax.get_ylabel() and ax.get_xlabel()
+
+
+def test_learning_curves_smoothing_is_a_trailing_mean_and_nats_are_unscaled():
+    fig, ax = plt.subplots()
+    out = plot_learning_curves(make_history(), ax=ax, unit="nats", smooth=2)
+    assert out is ax
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [4.0, 3.5, 2.5, 1.5])
+    assert "nats" in ax.get_ylabel()
+
+
+def test_learning_curves_bad_input():
+    with pytest.raises(ValueError, match="expected unit"):
+        plot_learning_curves(make_history(), unit="furlongs")
+    with pytest.raises(ValueError, match="empty"):
+        plot_learning_curves(History())
+
+
+def real_gates(text="hi <b>!"):
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 5)
+    return trace_gates(lstm, torch.randn(len(text), 3)), text
+
+
+def test_plot_gates_draws_each_gate_for_the_chosen_units():
+    gates, text = real_gates()
+    axes = plot_gates(gates, text, units=(1, 3))
+    assert len(axes) == 6
+    for ax, key in zip(axes, "ifgoch"):
+        lines = ax.get_lines()
+        assert len(lines) == 2  # one per unit
+        np.testing.assert_allclose(lines[1].get_ydata(), gates[key][:, 3].numpy(), rtol=1e-6)
+        assert ax.get_title() and ax.get_ylabel() == "activation"
+    assert axes[-1].get_xlabel() == "character"
+    assert [t.get_text() for t in axes[-1].get_xticklabels()] == ["h", "i", "␣", "<", "b", ">", "!"]
+    assert axes[0].figure.get_suptitle()
+
+
+def test_plot_gates_bad_input():
+    gates, text = real_gates()
+    with pytest.raises(ValueError, match="T = len\\(text\\)"):
+        plot_gates(gates, text + "x")
+    with pytest.raises(ValueError, match="expected units"):
+        plot_gates(gates, text, units=(5,))
+    with pytest.raises(ValueError, match="missing \\['f'\\]"):
+        plot_gates({"i": gates["i"]}, text, keys=("i", "f"))
+
+
+def test_hidden_heatmap_shows_units_by_characters():
+    gates, text = real_gates()
+    ax = plot_hidden_heatmap(gates["h"], text)
+    image = ax.get_images()[0].get_array()
+    assert image.shape == (5, len(text))  # (H, T): units are rows
+    np.testing.assert_allclose(image, gates["h"].numpy().T, rtol=1e-6)
+    assert ax.get_title() and ax.get_xlabel() == "character" and ax.get_ylabel() == "hidden unit"
+    with pytest.raises(ValueError, match="expected h of shape"):
+        plot_hidden_heatmap(gates["h"], text[:-1])
+
+
+def test_html_activation_escapes_and_colours_each_character():
+    text = "<a>&\n"
+    out = html_activation(text, [1.0, -1.0, 0.0, 0.5, 0.0])
+    assert "<a>" not in out and "&lt;" in out and "&gt;" in out and "&amp;" in out
+    spans = re.findall(r'<span style="background-color:rgb\((\d+),(\d+),(\d+)\)[^"]*" title="([^"]+)">', out)
+    assert len(spans) == len(text)
+    assert [float(s[3]) for s in spans] == [1.0, -1.0, 0.0, 0.5, 0.0]
+    (r_pos, _, b_pos), (r_neg, _, b_neg) = [tuple(map(int, s[:3])) for s in spans[:2]]
+    assert r_pos > b_pos and b_neg > r_neg  # RdBu_r: positive red, negative blue
+    assert out.count("<span") == len(text)
+
+
+def test_html_activation_bad_input_and_notebook_display():
+    with pytest.raises(ValueError, match="one value per character"):
+        html_activation("abc", [0.1, 0.2])
+    with pytest.raises(ValueError, match="finite"):
+        html_activation("ab", [0.1, float("nan")])
+    with pytest.raises(ValueError, match="colormap"):
+        html_activation("ab", [0.1, 0.2], cmap="no-such-map")
+    view = HTMLActivation("a<", torch.tensor([0.2, -0.3]))
+    assert view._repr_html_() == html_activation("a<", [0.2, -0.3])
