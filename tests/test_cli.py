@@ -1,0 +1,124 @@
+"""Behaviour of the command line: help, train → checkpoint → sample end to end, one-line errors (exit 2)."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lstm_course.checkpoint import load_checkpoint
+from lstm_course.cli import main
+from lstm_course.training import TrainConfig
+from lstm_course.vocab import CharVocab
+
+TEXT = "to be, or not to be, that is the question.\n" * 40  # 1,760 characters, 17 distinct
+
+
+def run_cli(*args, cwd):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "lstm_course", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Train once with the real command (a subprocess, as a student would run it)."""
+    d = tmp_path_factory.mktemp("cli")
+    (d / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    proc = run_cli("train", "--text", "tiny.txt", "--out", "runs/m.pt", "--preset", "tiny", "--steps", "15",
+                   "--quiet", cwd=d)
+    return d, proc
+
+
+def test_train_writes_a_loadable_checkpoint(trained):
+    d, proc = trained
+    assert proc.returncode == 0, proc.stderr
+    assert "saved" in proc.stdout and "bits/char" in proc.stdout
+    model, vocab, config, extra = load_checkpoint(d / "runs" / "m.pt")
+    assert vocab == CharVocab.from_text(TEXT)
+    assert config.vocab_size == len(vocab)
+    assert extra["steps"] == 15 and len(extra["history"]["train_loss"]) == 15
+    assert isinstance(extra["train_config"], TrainConfig) and extra["train_config"].max_steps == 15
+    assert os.listdir(d / "runs") == ["m.pt"]  # the atomic write left no temporary file
+
+
+def test_sample_from_the_trained_checkpoint(trained, tmp_path):
+    d, _ = trained
+    proc = run_cli("sample", "--checkpoint", str(d / "runs" / "m.pt"), "--prompt", "to be", "--length", "60",
+                   "--seed", "3", "--temperature", "0.8", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("to be")
+    body = out[len("to be"):]
+    generated = body[:-1] if body.endswith("\n") and len(body) == 61 else body
+    assert len(generated) == 60 and set(generated) <= set(TEXT)
+
+
+def test_sampling_with_a_seed_is_reproducible(trained, capsys):
+    d, _ = trained
+    args = ["sample", "--checkpoint", str(d / "runs" / "m.pt"), "--length", "40", "--seed", "7", "--top-k", "5"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    assert capsys.readouterr().out == first
+    assert main(args[:-4] + ["--seed", "8", "--temperature", "2.0"]) == 0
+    assert capsys.readouterr().out != first  # a different seed (and temperature) gives another text
+
+
+@pytest.mark.parametrize("command", ["train", "sample"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    expected = ["--text", "--out", "--preset", "--seconds", "--steps", "--device"] if command == "train" else \
+        ["--checkpoint", "--prompt", "--length", "--temperature", "--top-k", "--top-p", "--seed"]
+    for flag in expected:
+        assert flag in out
+
+
+def assert_one_line_error(rc, err, needle):
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error:" in lines[0] and needle in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,needle", [
+    ([], "required"),
+    (["train", "--out", "m.pt"], "--text"),
+    (["train", "--text", "missing.txt", "--out", "m.pt", "--preset", "tiny"], "missing.txt"),
+    (["train", "--text", "tiny.txt", "--out", "m.pt", "--steps", "0"], "positive integer"),
+    (["train", "--text", "tiny.txt", "--out", "m.pt", "--seconds", "soon"], "positive number"),
+    (["train", "--text", "tiny.txt", "--out", "m.pt", "--preset", "huge"], "invalid choice"),
+    (["train", "--text", "tiny.txt", "--out", ".", "--preset", "tiny"], "directory"),
+    (["train", "--text", "one.txt", "--out", "m.pt", "--preset", "tiny"], "one distinct"),
+    (["sample", "--checkpoint", "missing.pt"], "missing.pt"),
+    (["sample", "--checkpoint", "corrupt.pt"], "truncated or corrupt"),
+])
+def test_bad_input_gives_one_line_and_exit_2(args, needle, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "one.txt").write_text("aaaa", encoding="utf-8")
+    (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    rc = main(args)
+    assert_one_line_error(rc, capsys.readouterr().err, needle)
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--prompt", "XYZ"], "'X'"),  # a character the vocabulary does not have
+    (["--temperature", "-1"], "temperature"),
+    (["--top-p", "1.5"], "top_p"),
+])
+def test_bad_sampling_arguments(extra, needle, trained, capsys):
+    d, _ = trained
+    rc = main(["sample", "--checkpoint", str(d / "runs" / "m.pt"), "--length", "5", *extra])
+    assert_one_line_error(rc, capsys.readouterr().err, needle)
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
+    proc = run_cli("sample", "--checkpoint", "nope.pt", cwd=tmp_path)
+    assert_one_line_error(proc.returncode, proc.stderr, "nope.pt")
+    assert proc.stdout == ""
