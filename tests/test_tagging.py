@@ -1,0 +1,125 @@
+"""Tests for lstm_course.tagging: punctuation tags from raw text, CoNLL-U reader, vocabularies, padding."""
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from lstm_course.tagging import (PUNCT_TAGS, TokenVocab, encode_tagged, pad_batch, punctuation_dataset,
+                                 read_conllu)
+
+
+def test_punctuation_hand_case():
+    text = "Kent.\nI cannot conceive you, sir!--Is't so? Yes; truly: blush'd round-wombed"
+    [(words, tags)] = punctuation_dataset(text, max_len=40)
+    assert words == ["kent", "i", "cannot", "conceive", "you", "sir", "is't", "so", "yes", "truly",
+                     "blush'd", "round", "wombed"]
+    assert tags == ["PERIOD", "O", "O", "O", "COMMA", "EXCLAIM", "O", "QUESTION", "COLON", "COLON",
+                    "O", "O", "O"]
+    assert set(tags) <= set(PUNCT_TAGS)
+
+
+def test_punctuation_chunks_pack_whole_sentences():
+    text = "One two three. Four five. Six seven eight nine ten eleven. End"
+    ex = punctuation_dataset(text, max_len=5)
+    assert [w for w, _ in ex] == [["one", "two", "three", "four", "five"],
+                                  ["six", "seven", "eight", "nine", "ten"], ["eleven", "end"]]
+    assert all(len(w) == len(t) for w, t in ex)
+
+
+def test_punctuation_randomised_invariants():
+    rng = random.Random(0)
+    vocab = ["thou", "art", "Romeo", "night", "o", "sweet"]
+    marks = ["", "", " ", ",", ".", "?", "!", ";", ":", "--"]
+    text = " ".join(rng.choice(vocab) + rng.choice(marks) for _ in range(500))
+    for max_len in (1, 7, 40):
+        ex = punctuation_dataset(text, max_len=max_len)
+        assert all(1 <= len(w) <= max_len and len(w) == len(t) for w, t in ex)
+        flat = [w for ws, _ in ex for w in ws]
+        assert len(flat) == 500 and all(w == w.lower() for w in flat)  # nothing lost, lower-cased
+    assert punctuation_dataset(text) == punctuation_dataset(text)  # deterministic
+
+
+def test_punctuation_errors():
+    with pytest.raises(ValueError, match="max_len >= 1"):
+        punctuation_dataset("a b", max_len=0)
+    with pytest.raises(ValueError, match="at least one word"):
+        punctuation_dataset("... !!!")
+
+
+CONLLU = """# sent_id = 1
+# text = I can't go.
+1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_
+2-3\tcan't\t_\t_\t_\t_\t_\t_\t_\t_
+2\tca\tcan\tAUX\tMD\t_\t4\taux\t_\t_
+3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_
+4\tgo\tgo\tVERB\tVB\t_\t0\troot\t_\t_
+4.1\tgone\tgo\tVERB\tVBN\t_\t_\t_\t_\t_
+5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_
+
+1\tHello\thello\tINTJ\tUH\t_\t0\troot\t_\t_"""
+
+
+def test_read_conllu(tmp_path):
+    p = tmp_path / "tiny.conllu"
+    p.write_text(CONLLU, encoding="utf-8")
+    sents = read_conllu(p)
+    assert sents == [(["I", "ca", "n't", "go", "."], ["PRON", "AUX", "PART", "VERB", "PUNCT"]),
+                     (["Hello"], ["INTJ"])]
+    assert read_conllu(p, tag_field="xpos")[0][1] == ["PRP", "MD", "RB", "VB", "."]
+
+
+def test_read_conllu_errors(tmp_path):
+    p = tmp_path / "bad.conllu"
+    p.write_text("# ok\n1\tI\tI\tPRON\tPRP\t_\t0\troot\t_\t_\n2\tbroken line\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.conllu:3: expected 10 tab-separated fields, got 2"):
+        read_conllu(p)
+    p.write_text("x\tI\tI\tPRON\tPRP\t_\t0\troot\t_\t_\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r":1: expected an integer token ID, got 'x'"):
+        read_conllu(p)
+    with pytest.raises(FileNotFoundError):
+        read_conllu(tmp_path / "missing.conllu")
+
+
+def test_token_vocab_words_and_tags():
+    sents = [["the", "cat", "the"], ["a", "cat", "the"]]
+    wv = TokenVocab.for_words(sents)
+    assert wv.itos == ["<pad>", "<unk>", "the", "cat", "a"] and wv.pad_id == 0 and wv.unk_id == 1
+    assert wv.encode(["cat", "dog"]).tolist() == [3, 1]
+    assert TokenVocab.for_words(sents, min_freq=2).itos == ["<pad>", "<unk>", "the", "cat"]
+    assert len(TokenVocab.for_words(sents, max_size=3)) == 3
+    tv = TokenVocab.for_tags(tags=PUNCT_TAGS)
+    assert tv.itos == PUNCT_TAGS and tv.pad_id is None
+    assert tv.decode(tv.encode(["COMMA", "O"])) == ["COMMA", "O"]
+    with pytest.raises(ValueError, match="'NOPE' at position 1"):
+        tv.encode(["O", "NOPE"])
+    assert TokenVocab.from_dict(wv.to_dict()) == wv
+
+
+def test_encode_and_pad_batch_feed_pack_and_masked_loss():
+    pairs = [(["a", "b", "c"], ["O", "COMMA", "PERIOD"]), (["b"], ["PERIOD"])]
+    wv = TokenVocab.for_words([w for w, _ in pairs])
+    tv = TokenVocab.for_tags(tags=PUNCT_TAGS)
+    x, y, lengths = pad_batch(encode_tagged(pairs, wv, tv))
+    assert x.shape == y.shape == (2, 3) and x.dtype == y.dtype == torch.long
+    assert x[1].tolist()[1:] == [0, 0] and y[1].tolist() == [tv.stoi["PERIOD"], -100, -100]
+    assert lengths.tolist() == [3, 1] and lengths.device.type == "cpu" and lengths.dtype == torch.long
+    pack_padded_sequence(torch.randn(2, 3, 4), lengths, batch_first=True, enforce_sorted=False)
+    # padding is ignored by the loss: changing logits at padded positions changes nothing
+    logits = torch.randn(2, 3, len(tv))
+    loss = F.cross_entropy(logits.reshape(-1, len(tv)), y.reshape(-1))
+    logits[1, 1:] = 100.0
+    assert torch.allclose(loss, F.cross_entropy(logits.reshape(-1, len(tv)), y.reshape(-1)))
+
+
+def test_pad_batch_and_encode_errors():
+    with pytest.raises(ValueError, match="empty batch"):
+        pad_batch([])
+    with pytest.raises(ValueError, match="T >= 1"):
+        pad_batch([(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long))])
+    with pytest.raises(ValueError, match="same shape"):
+        pad_batch([(torch.tensor([1, 2]), torch.tensor([1]))])
+    wv, tv = TokenVocab.for_words([["a"]]), TokenVocab.for_tags(tags=PUNCT_TAGS)
+    with pytest.raises(ValueError, match="example 0: expected as many tags as words"):
+        encode_tagged([(["a"], ["O", "O"])], wv, tv)
