@@ -212,8 +212,8 @@ class Tagger(nn.Module):
         lengths = torch.as_tensor(lengths)
         if lengths.shape != (B,):
             raise ValueError(f"expected lengths of shape (B,) = ({B},), got {tuple(lengths.shape)}")
-        # pack_padded_sequence wants lengths on the CPU, whatever the model's device.
-        lengths = lengths.detach().to("cpu", torch.int64)
+        # pack_padded_sequence wants lengths on the host, whatever the model's device: rebuild from a list.
+        lengths = torch.tensor(lengths.tolist(), dtype=torch.int64)
         if lengths.min() < 1 or lengths.max() > T:
             raise ValueError(f"expected 1 <= lengths <= T = {T}, got min {int(lengths.min())}, max {int(lengths.max())}")
         emb = self.drop(self.embed(x))  # (B, T, E)

@@ -208,7 +208,7 @@ def beam_search(model: nn.Module, prompt: Prompt, length: int, beam_size: int = 
             if step < length - 1:
                 logits, state = model(tok[:, None], _reorder_state(state, beam))  # (K', 1, V)
                 last = logits[:, -1].float()
-        return seqs[0].cpu()  # topk sorts: hypothesis 0 has the highest score
+        return torch.tensor(seqs[0].tolist(), dtype=torch.long)  # topk sorts: hypothesis 0 scores highest
     finally:
         model.train(was_training)
 

@@ -82,7 +82,8 @@ class Seq2Seq(nn.Module):
         if src.dim() != 2 or src.shape[1] == 0:
             raise ValueError(f"expected src of shape (B, S) with S >= 1, got {tuple(src.shape)}")
         B, S = src.shape
-        lengths = torch.as_tensor(src_lengths).detach().to("cpu", torch.int64)  # packing wants CPU lengths
+        lengths = torch.as_tensor(src_lengths)
+        lengths = torch.tensor(lengths.tolist(), dtype=torch.int64).reshape(lengths.shape)  # packing wants host lengths
         if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > S:
             raise ValueError(f"expected src_lengths (B,) = ({B},) with 1 <= length <= S = {S}, got {lengths.tolist()}")
         src = src.to(self._device())
