@@ -1,0 +1,346 @@
+"""Build the Jupyter Book and inspect what it produced: used by tests/conftest.py (`built_book`)
+and tests/test_book.py. Not a test module itself.
+
+- `build_book(source, out)` runs `jupyter-book build SOURCE -W --keep-going --path-output OUT`
+  and returns a `BuiltBook` (log, return code, per-chapter execution times, executed notebooks,
+  glued values).
+- `check_pages(html_dir, pages)` opens pages in headless Chromium (Debian's /usr/bin/chromium,
+  driven by Playwright without any downloaded browser) served from 127.0.0.1 and returns the
+  problems it found on each page.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+GLUE_PREFIX = "application/papermill.record/"
+# myst-nb's log lines, e.g. "/repo/book/01_why_gates.ipynb: Executed notebook in 12.34 seconds [mystnb]"
+_EXECUTED = re.compile(r"^(?P<path>\S+\.(?:ipynb|md)): Executed notebook in (?P<s>[0-9.]+) seconds")
+_EXECUTING = re.compile(r"^(?P<path>\S+\.(?:ipynb|md)): Executing notebook")
+# Sphinx warnings look like "path:line: WARNING: …" or "WARNING: …" (a kernel's own
+# "[IPKernelApp] WARNING | …" on stderr is not one)
+_SPHINX_WARNING = re.compile(r"(^|: )(WARNING|ERROR|CRITICAL): ")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("jupyter-book")
+    if found is None:
+        raise RuntimeError("expected the jupyter-book command next to the Python running the tests, got none")
+    return found
+
+
+@dataclass
+class BuiltBook:
+    """What one `jupyter-book build` produced.
+
+    Attributes:
+        source: the book's source root (holds _config.yml and _toc.yml).
+        build_dir: the ``_build`` folder (html/, jupyter_execute/, .jupyter_cache/).
+        html_dir: the built site, ``build_dir / "html"``.
+        returncode: exit status of ``jupyter-book build -W --keep-going`` (0 = no warnings).
+        log: everything the build printed (stdout and stderr, colour codes removed).
+        wall_seconds: the whole build's wall-clock time.
+        times: notebook stem -> seconds its execution took, for every notebook in the execution
+            cache (executed now or, when the cache was reused, earlier), e.g. ``{"01_why_gates": 41.2}``.
+        executed_now: stems of the notebooks this build executed (not taken from the cache).
+    """
+
+    source: Path
+    build_dir: Path
+    returncode: int
+    log: str
+    wall_seconds: float
+    times: dict[str, float] = field(default_factory=dict)
+    executed_now: list[str] = field(default_factory=list)
+
+    @property
+    def html_dir(self) -> Path:
+        return self.build_dir / "html"
+
+    @property
+    def total_seconds(self) -> float:
+        """Sum of the per-notebook execution times."""
+        return sum(self.times.values())
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line for line in self.log.splitlines() if _SPHINX_WARNING.search(line)]
+
+    def executed_path(self, stem: str) -> Path:
+        """Path of the executed copy of notebook `stem` (e.g. "01_why_gates") that myst-nb wrote."""
+        found = sorted((self.build_dir / "jupyter_execute").rglob(f"{stem}.ipynb"))
+        if not found:
+            have = sorted(p.stem for p in (self.build_dir / "jupyter_execute").rglob("*.ipynb"))
+            raise KeyError(f"expected an executed notebook named {stem!r}, got only {have}")
+        return found[0]
+
+    def executed(self, stem: str) -> nbformat.NotebookNode:
+        """The executed notebook `stem`, with its outputs, as nbformat reads it."""
+        return nbformat.read(self.executed_path(stem), as_version=4)
+
+    def glue(self, stem: str) -> dict[str, object]:
+        """The values notebook `stem` glued with ``myst_nb.glue(name, value, display=False)``.
+
+        Each value is read back from its ``text/plain`` representation: Python literals (int,
+        float, str, bool, None, and lists/tuples/dicts of them) come back as those objects,
+        NumPy scalars such as ``np.float64(0.93)`` as the plain Python number; anything else as
+        its ``text/plain`` string. A glued object without ``text/plain`` (e.g. a figure) comes
+        back as its MIME bundle ``{mime_type: data}``.
+        """
+        values: dict[str, object] = {}
+        for cell in self.executed(stem).cells:
+            if cell.cell_type != "code":
+                continue
+            for output in cell.get("outputs", []):
+                meta = output.get("metadata", {}).get("scrapbook")
+                if not meta or "name" not in meta:
+                    continue
+                bundle = {
+                    (k[len(GLUE_PREFIX):] if k.startswith(GLUE_PREFIX) else k): v
+                    for k, v in output.get("data", {}).items()
+                }
+                values[meta["name"]] = _decode_glued(bundle)
+        return values
+
+
+def _decode_glued(bundle: dict[str, object]) -> object:
+    text = bundle.get("text/plain")
+    if not isinstance(text, str):
+        return bundle
+    inner = re.fullmatch(r"np\.\w+\((.*)\)", text.strip(), flags=re.S)  # NumPy 2 scalar repr
+    for candidate in ([inner.group(1)] if inner else []) + [text]:
+        try:
+            return ast.literal_eval(candidate)
+        except (ValueError, SyntaxError):
+            continue
+    return text
+
+
+def _cache_times(build_dir: Path) -> dict[str, float]:
+    """stem -> execution seconds of the newest execution-cache record of each notebook."""
+    from jupyter_cache import get_cache
+
+    cache_dir = build_dir / ".jupyter_cache"
+    if not cache_dir.exists():
+        return {}
+    newest: dict[str, tuple[object, float]] = {}
+    for record in get_cache(str(cache_dir)).list_cache_records():
+        seconds = (record.data or {}).get("execution_seconds")
+        if seconds is None:
+            continue
+        stem = Path(record.uri).stem
+        if stem not in newest or record.created > newest[stem][0]:
+            newest[stem] = (record.created, float(seconds))
+    return {stem: s for stem, (_, s) in sorted(newest.items())}
+
+
+def build_book(source: Path, out: Path, extra_args: tuple[str, ...] = ()) -> BuiltBook:
+    """Run ``jupyter-book build SOURCE -W --keep-going --path-output OUT`` and collect the results.
+
+    The build folder is ``OUT/_build``; an execution cache already there is reused, so pass a
+    fresh `out` for a build from a clean cache. Raises RuntimeError when the site was not written
+    at all; a build with warnings or failed notebooks returns with a non-zero `returncode`.
+    """
+    source, out = Path(source).resolve(), Path(out).resolve()
+    vendor = source / "book" / "_vendor" / "VERSIONS"
+    if not vendor.exists():
+        raise RuntimeError(
+            f"expected the offline assets in {vendor.parent} (fetched by scripts/vendor-assets.sh, "
+            "which scripts/test.sh runs), got none"
+        )
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    cmd = [_jupyter_book(), "build", str(source), "-W", "--keep-going", "--path-output", str(out), *extra_args]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - start
+    log = _ANSI.sub("", proc.stdout)
+    build_dir = out / "_build"
+    if not (build_dir / "html").is_dir():
+        raise RuntimeError(f"jupyter-book wrote no site (exit {proc.returncode}); its log ends:\n{log[-4000:]}")
+    executed_now = []
+    for line in log.splitlines():
+        m = _EXECUTING.match(line.strip())
+        if m:
+            executed_now.append(Path(m.group("path")).stem)
+    return BuiltBook(
+        source=source,
+        build_dir=build_dir,
+        returncode=proc.returncode,
+        log=log,
+        wall_seconds=wall,
+        times=_cache_times(build_dir),
+        executed_now=executed_now,
+    )
+
+
+def logged_times(log: str) -> dict[str, float]:
+    """stem -> seconds from myst-nb's "Executed notebook in … seconds" log lines."""
+    times = {}
+    for line in log.splitlines():
+        m = _EXECUTED.match(line.strip())
+        if m:
+            times[Path(m.group("path")).stem] = float(m.group("s"))
+    return times
+
+
+def toc_files(source: Path) -> list[str]:
+    """Every document the book's _toc.yml lists (root first), as paths without extension."""
+    import yaml
+
+    toc = yaml.safe_load((Path(source) / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries: list) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
+# ---------------------------------------------------------------- headless Chromium ----------
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+# runs in the page once it has loaded: makes lazy images load, waits for images and MathJax,
+# then reports what the test asserts on
+_INSPECT_JS = """
+async () => {
+  for (const img of document.images) { if (img.loading === 'lazy') img.loading = 'eager'; }
+  await Promise.all([...document.images].map(img => img.complete ? null :
+      new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); })));
+  const mathEls = [...document.querySelectorAll('.math')];
+  if (mathEls.length && window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  return {
+    math: mathEls.length,
+    mathjax_loaded: !!(window.MathJax && window.MathJax.version),
+    rendered: document.querySelectorAll('mjx-container').length,
+    math_errors: document.querySelectorAll('mjx-merror').length,
+    images: [...document.images].map(img => ({
+      src: img.getAttribute('src') || '', alt: img.getAttribute('alt'),
+      ok: img.complete && img.naturalWidth > 0})),
+  };
+}
+"""
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep the test log clean
+        pass
+
+
+class SiteServer:
+    """Serves a folder on http://127.0.0.1:<free port>/ from a background thread."""
+
+    def __init__(self, root: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "SiteServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _alt_problem(src: str, alt: str | None) -> str | None:
+    if alt is None or not alt.strip():
+        return f"image {src!r} has no alt text"
+    # docutils falls back to the image's URI as alt text: that is not a description
+    if alt.strip() == src or alt.strip().endswith(Path(src).name) or re.search(r"\.(png|jpe?g|svg|gif)$", alt.strip()):
+        return f"image {src!r} has only its file name as alt text ({alt!r})"
+    return None
+
+
+def check_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) -> dict[str, list[str]]:
+    """Open each page (a path relative to `html_dir`) in headless Chromium; return page -> problems.
+
+    Problems: math on the page that MathJax did not render (or rendered as an error), an image
+    that did not load (naturalWidth 0), an image without alt text (or with only its file name),
+    a console error or uncaught exception, an HTTP error status, and any request to a URL
+    outside the site (such requests are blocked and reported, so the check never goes online).
+    """
+    from playwright.sync_api import sync_playwright
+
+    problems: dict[str, list[str]] = {}
+    with SiteServer(html_dir) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context()
+            for page_path in pages:
+                found: list[str] = []
+                page = context.new_page()
+
+                def route(r, found=found):  # noqa: ANN001  (playwright Route)
+                    url = r.request.url
+                    if url.startswith(server.url) or url.startswith(("data:", "blob:", "about:")):
+                        r.continue_()
+                    else:
+                        found.append(f"request outside the site: {url}")
+                        r.abort()
+
+                page.route("**/*", route)
+                page.on("console", lambda m, found=found: m.type == "error" and found.append(f"console error: {m.text}"))
+                page.on("pageerror", lambda e, found=found: found.append(f"uncaught exception: {e}"))
+                page.on("response", lambda r, found=found: r.status >= 400 and found.append(f"HTTP {r.status}: {r.url}"))
+                page.goto(server.url + page_path, wait_until="load", timeout=timeout_ms)
+                for attempt in range(3):  # a redirect page (index.html) navigates once more
+                    try:
+                        report = page.evaluate(_INSPECT_JS)
+                        break
+                    except Exception as exc:  # playwright.Error: "Execution context was destroyed"
+                        if "context was destroyed" not in str(exc) or attempt == 2:
+                            raise
+                        page.wait_for_load_state("load", timeout=timeout_ms)
+                page.wait_for_timeout(200)  # let late console messages arrive
+                if report["math"]:
+                    if not report["mathjax_loaded"]:
+                        found.append(f"{report['math']} math elements but MathJax did not load")
+                    elif report["rendered"] == 0:
+                        found.append(f"{report['math']} math elements but MathJax rendered none")
+                    if report["math_errors"]:
+                        found.append(f"{report['math_errors']} MathJax errors")
+                for img in report["images"]:
+                    if not img["ok"]:
+                        found.append(f"image did not load: {img['src']!r}")
+                    alt = _alt_problem(img["src"], img["alt"])
+                    if alt:
+                        found.append(alt)
+                page.close()
+                problems[page_path] = found
+        finally:
+            browser.close()
+    return problems
