@@ -4,7 +4,6 @@ import hashlib
 import http.server
 import io
 import subprocess
-import sys
 import tarfile
 import threading
 from pathlib import Path
