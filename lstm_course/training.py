@@ -272,7 +272,11 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | 
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=config.betas)
+    groups = [g for g in groups if g["params"]]
+    try:  # the fused kernel is several times faster than the per-tensor loop, on CPU too
+        optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=True)
+    except (RuntimeError, ValueError):  # a device or dtype the fused kernel does not support
+        optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
 
     history = History()
     pending: list[tuple[int, torch.Tensor, torch.Tensor, float, float]] = []
