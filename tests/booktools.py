@@ -83,17 +83,16 @@ class BuiltBook:
     def warnings(self) -> list[str]:
         return [line for line in self.log.splitlines() if _SPHINX_WARNING.search(line)]
 
-    def executed_path(self, stem: str) -> Path:
-        """Path of the executed copy of notebook `stem` (e.g. "01_why_gates") that myst-nb wrote."""
-        found = sorted((self.build_dir / "jupyter_execute").rglob(f"{stem}.ipynb"))
-        if not found:
-            have = sorted(p.stem for p in (self.build_dir / "jupyter_execute").rglob("*.ipynb"))
-            raise KeyError(f"expected an executed notebook named {stem!r}, got only {have}")
-        return found[0]
-
     def executed(self, stem: str) -> nbformat.NotebookNode:
-        """The executed notebook `stem`, with its outputs, as nbformat reads it."""
-        return nbformat.read(self.executed_path(stem), as_version=4)
+        """The executed notebook `stem` (e.g. "01_why_gates") with its outputs, read from the
+        execution cache (myst-nb's jupyter_execute/ copies of .ipynb sources carry no outputs)."""
+        from jupyter_cache import get_cache
+
+        records = _cache_records(self.build_dir)
+        if stem not in records:
+            raise KeyError(f"expected an executed notebook named {stem!r} in the execution cache, got only {sorted(records)}")
+        cache = get_cache(str(self.build_dir / ".jupyter_cache"))
+        return cache.get_cache_bundle(records[stem][1]).nb
 
     def glue(self, stem: str) -> dict[str, object]:
         """The values notebook `stem` glued with ``myst_nb.glue(name, value, display=False)``.
@@ -133,22 +132,20 @@ def _decode_glued(bundle: dict[str, object]) -> object:
     return text
 
 
-def _cache_times(build_dir: Path) -> dict[str, float]:
-    """stem -> execution seconds of the newest execution-cache record of each notebook."""
+def _cache_records(build_dir: Path) -> dict[str, tuple[object, int, float]]:
+    """stem -> (created, pk, execution seconds) of the newest execution-cache record of each notebook."""
     from jupyter_cache import get_cache
 
     cache_dir = build_dir / ".jupyter_cache"
     if not cache_dir.exists():
         return {}
-    newest: dict[str, tuple[object, float]] = {}
+    newest: dict[str, tuple[object, int, float]] = {}
     for record in get_cache(str(cache_dir)).list_cache_records():
         seconds = (record.data or {}).get("execution_seconds")
-        if seconds is None:
-            continue
         stem = Path(record.uri).stem
-        if stem not in newest or record.created > newest[stem][0]:
-            newest[stem] = (record.created, float(seconds))
-    return {stem: s for stem, (_, s) in sorted(newest.items())}
+        if seconds is not None and (stem not in newest or record.created > newest[stem][0]):
+            newest[stem] = (record.created, record.pk, float(seconds))
+    return dict(sorted(newest.items()))
 
 
 def build_book(source: Path, out: Path, extra_args: tuple[str, ...] = ()) -> BuiltBook:
@@ -187,7 +184,7 @@ def build_book(source: Path, out: Path, extra_args: tuple[str, ...] = ()) -> Bui
         returncode=proc.returncode,
         log=log,
         wall_seconds=wall,
-        times=_cache_times(build_dir),
+        times={stem: rec[2] for stem, rec in _cache_records(build_dir).items()},
         executed_now=executed_now,
     )
 
@@ -285,6 +282,32 @@ def _alt_problem(src: str, alt: str | None) -> str | None:
     return None
 
 
+def _watch(page, site_url: str, found: list[str]) -> None:  # noqa: ANN001  (a playwright Page)
+    """Record the page's console errors, uncaught exceptions and HTTP errors in `found`; block and
+    record every request outside `site_url`."""
+
+    def route(r) -> None:  # noqa: ANN001  (a playwright Route)
+        url = r.request.url
+        if url.startswith(site_url) or url.startswith(("data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            found.append(f"request outside the site: {url}")
+            r.abort()
+
+    def console(msg) -> None:  # noqa: ANN001
+        if msg.type == "error":
+            found.append(f"console error: {msg.text}")
+
+    def response(resp) -> None:  # noqa: ANN001
+        if resp.status >= 400:
+            found.append(f"HTTP {resp.status}: {resp.url}")
+
+    page.route("**/*", route)
+    page.on("console", console)
+    page.on("pageerror", lambda exc: found.append(f"uncaught exception: {exc}"))
+    page.on("response", response)
+
+
 def check_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) -> dict[str, list[str]]:
     """Open each page (a path relative to `html_dir`) in headless Chromium; return page -> problems.
 
@@ -304,18 +327,7 @@ def check_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) -> d
                 found: list[str] = []
                 page = context.new_page()
 
-                def route(r, found=found):  # noqa: ANN001  (playwright Route)
-                    url = r.request.url
-                    if url.startswith(server.url) or url.startswith(("data:", "blob:", "about:")):
-                        r.continue_()
-                    else:
-                        found.append(f"request outside the site: {url}")
-                        r.abort()
-
-                page.route("**/*", route)
-                page.on("console", lambda m, found=found: m.type == "error" and found.append(f"console error: {m.text}"))
-                page.on("pageerror", lambda e, found=found: found.append(f"uncaught exception: {e}"))
-                page.on("response", lambda r, found=found: r.status >= 400 and found.append(f"HTTP {r.status}: {r.url}"))
+                _watch(page, server.url, found)
                 page.goto(server.url + page_path, wait_until="load", timeout=timeout_ms)
                 for attempt in range(3):  # a redirect page (index.html) navigates once more
                     try:
