@@ -266,3 +266,17 @@ def test_training_lowers_the_loss_of_the_course_charlm():
     assert after < 0.5 * before  # a period-6 pattern is easy: at least halve the loss
     assert hist.val_loss[-1] < hist.val_loss[0]
     assert isinstance(hist, History) and hist.best_val == min(hist.val_loss)
+
+
+def test_ctrl_c_ends_training_early_and_keeps_what_was_measured(capsys):
+    class InterruptedLM(RecordingLM):
+        def forward(self, x, state=None):
+            if len(self.calls) == 3:
+                raise KeyboardInterrupt  # the student presses Ctrl-C during the 4th step
+            return super().forward(x, state)
+
+    hist = train_lm(InterruptedLM(), repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=20),
+                    progress=False)
+    assert hist.step == [1, 2, 3] and len(hist.train_loss) == 3
+    captured = capsys.readouterr()
+    assert "interrupted after 3 steps" in captured.out + captured.err
