@@ -1,0 +1,264 @@
+"""Submissions for the graded notebooks, built from the source notebooks in code.
+
+Each :class:`Variant` is one "student": the released notebook with its answer cells filled in. By
+default every answer cell holds the instructor's solution; a variant changes some of them, either with
+an exact text edit of the solution (:func:`edit`, which fails loudly when the solution no longer
+contains the text, so a variant never silently turns back into the solution) or with a whole
+replacement. Wrong variants are the mistakes students really make; alternatives are different but
+correct ways to write the same function, which must score full marks.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+Change = Union[str, Callable[[str], str]]
+
+
+def edit(*pairs: str) -> Callable[[str], str]:
+    """Replace each ``old`` by ``new`` (given as old, new, old, new, ...); each old must occur exactly once."""
+    assert len(pairs) % 2 == 0
+
+    def apply(src: str) -> str:
+        for old, new in zip(pairs[::2], pairs[1::2]):
+            count = src.count(old)
+            if count != 1:
+                raise ValueError(f"variant edit expects {old!r} exactly once in the solution, found it {count} times")
+            src = src.replace(old, new)
+        return src
+    return apply
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A submission: answer-cell grade_id -> new source (or an edit of the solution source)."""
+    name: str
+    changes: dict[str, Change] = field(default_factory=dict)
+    lose: tuple[str, ...] = ()  # functions whose test cells must lose points (empty: full marks)
+    feedback: tuple[str, ...] = ()  # words the student must read in those cells' error messages
+    untouched: bool = False  # the released notebook exactly as a student receives it
+
+
+# ---------------------------------------------------------------------------------------------- gates
+
+GATES = [
+    Variant("solution"),
+    Variant("untouched", untouched=True),
+    # --- wrong but plausible: each must lose the points of its own function, and only those
+    Variant("gate order i, f, o, g", {"lstm_cell": edit("i, f, g, o = gates.chunk", "i, f, o, g = gates.chunk")},
+            lose=("lstm_cell",), feedback=("check the gate order i, f, g, o",)),
+    Variant("gate order f, i, g, o", {"lstm_cell": edit("i, f, g, o = gates.chunk", "f, i, g, o = gates.chunk")},
+            lose=("lstm_cell",), feedback=("check the gate order i, f, g, o",)),
+    Variant("h without tanh", {"lstm_cell": edit("h = o * torch.tanh(c)", "h = o * c")},
+            lose=("lstm_cell",), feedback=("must go through tanh",)),
+    Variant("old cell state in h", {"lstm_cell": edit("h = o * torch.tanh(c)", "h = o * torch.tanh(c_prev)")},
+            lose=("lstm_cell",), feedback=("old cell state",)),
+    Variant("sigmoid on the candidate", {"lstm_cell": edit("torch.tanh(g)", "torch.sigmoid(g)")},
+            lose=("lstm_cell",), feedback=("went through sigmoid",)),
+    Variant("one bias only", {"lstm_cell": edit(" + b_hh  # (B, 4H)", "  # (B, 4H)")},
+            lose=("lstm_cell",), feedback=("both biases",)),
+    Variant("W not transposed", {"lstm_cell": edit("gates = x @ W_ih.T", "gates = x @ W_ih")},
+            lose=("lstm_cell",), feedback=("x @ W_ih.T + h_prev @ W_hh.T",)),
+    Variant("cell calls torch.lstm_cell", {"lstm_cell": code("""
+        def lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh):
+            return tuple(torch.lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh))
+        """)}, lose=("lstm_cell",), feedback=("write the gate equations yourself",)),
+    Variant("cell cuts the graph", {"lstm_cell": edit("return h, c", "return h.detach(), c.detach()")},
+            lose=("lstm_cell",), feedback=("connected to the graph",)),
+    Variant("layer confuses batch and time", {"lstm_layer": edit(
+        "T, B, _ = x.shape", "B, T, _ = x.shape",
+        "lstm_cell(x[t], state", "lstm_cell(x[:, t], state")},
+            lose=("lstm_layer",), feedback=("batch and time",)),
+    Variant("layer does not carry the state", {"lstm_layer": edit(
+        "state = lstm_cell(x[t], state, W_ih, W_hh, b_ih, b_hh)  # each (B, H)\n        outputs.append(state[0])",
+        "h, c = lstm_cell(x[t], state, W_ih, W_hh, b_ih, b_hh)  # each (B, H)\n        outputs.append(h)",
+        "return torch.stack(outputs), state", "return torch.stack(outputs), (h, c)")},
+            lose=("lstm_layer",), feedback=("carry the state",)),
+    Variant("layer zeros without dtype", {"lstm_layer": edit(
+        "state = (x.new_zeros(B, H), x.new_zeros(B, H))", "state = (torch.zeros(B, H), torch.zeros(B, H))")},
+            lose=("lstm_layer",)),
+    Variant("layer returns the initial state", {"lstm_layer": edit(
+        "T, B, _ = x.shape", "T, B, _ = x.shape\n    initial = state",
+        "return torch.stack(outputs), state", "return torch.stack(outputs), initial or state")},
+            lose=("lstm_layer",), feedback=("h_n must be the h of the last step",)),
+    Variant("layer calls nn.LSTM", {"lstm_layer": code("""
+        def lstm_layer(x, state, W_ih, W_hh, b_ih, b_hh):
+            lstm = nn.LSTM(x.shape[2], W_hh.shape[1], dtype=x.dtype, device=x.device)
+            with torch.no_grad():
+                for p, w in zip(lstm.parameters(), (W_ih, W_hh, b_ih, b_hh)):
+                    p.copy_(w)
+            out, (h, c) = lstm(x, None if state is None else (state[0][None], state[1][None]))
+            return out, (h[0], c[0])
+        """)}, lose=("lstm_layer",), feedback=("called PyTorch's LSTM",)),
+    Variant("forget bias in the input gate's rows", {"init_forget_bias": edit(
+        "b_ih[H:2 * H] = value\n                b_hh[H:2 * H] = 0.0", "b_ih[:H] = value\n                b_hh[:H] = 0.0")},
+            lose=("init_forget_bias",), feedback=("check the gate order i, f, g, o",)),
+    Variant("forget bias ignores bias_hh", {"init_forget_bias": edit("\n                b_hh[H:2 * H] = 0.0", "")},
+            lose=("init_forget_bias",), feedback=("PyTorch adds bias_hh",)),
+    Variant("forget bias of the first layer only", {"init_forget_bias": code("""
+        def init_forget_bias(module, value=1.0):
+            H = module.hidden_size
+            with torch.no_grad():
+                module.bias_ih_l0[H:2 * H] = value
+                module.bias_hh_l0[H:2 * H] = 0.0
+        """)}, lose=("init_forget_bias",)),
+    Variant("forget bias replaces the parameters", {"init_forget_bias": code("""
+        def init_forget_bias(module, value=1.0):
+            for name, p in list(module.named_parameters()):
+                if name.startswith("bias_"):
+                    H = p.shape[0] // 4
+                    new = p.detach().clone()
+                    new[H:2 * H] = value if name.startswith("bias_ih") else 0.0
+                    setattr(module, name, nn.Parameter(new))
+        """)}, lose=("init_forget_bias",), feedback=("in place",)),
+    # --- correct alternatives: full marks
+    Variant("fused matmul on [x, h]", {"lstm_cell": edit(
+        "gates = x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh",
+        "gates = torch.cat([x, h_prev], dim=1) @ torch.cat([W_ih, W_hh], dim=1).T + (b_ih + b_hh)")}),
+    Variant("F.linear and split", {"lstm_cell": code("""
+        def lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh):
+            h_prev, c_prev = state
+            H = h_prev.shape[1]
+            z = F.linear(x, W_ih, b_ih) + F.linear(h_prev, W_hh, b_hh)
+            zi, zf, zg, zo = torch.split(z, H, dim=1)
+            c = torch.sigmoid(zf) * c_prev + torch.sigmoid(zi) * torch.tanh(zg)
+            return torch.sigmoid(zo) * torch.tanh(c), c
+        """)}),
+    Variant("one matmul per gate, sliced weights", {"lstm_cell": code("""
+        def lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh):
+            h_prev, c_prev = state
+            H = W_hh.shape[1]
+            def pre(k):
+                rows = slice(k * H, (k + 1) * H)
+                return x @ W_ih[rows].t() + h_prev @ W_hh[rows].t() + b_ih[rows] + b_hh[rows]
+            i, f, g, o = pre(0).sigmoid(), pre(1).sigmoid(), pre(2).tanh(), pre(3).sigmoid()
+            c = f * c_prev + i * g
+            h = o * c.tanh()
+            return h, c
+        """)}),
+    Variant("layer inlines the cell, preallocated output", {"lstm_layer": code("""
+        def lstm_layer(x, state, W_ih, W_hh, b_ih, b_hh):
+            T, B, _ = x.shape
+            H = W_hh.shape[1]
+            h, c = state if state is not None else (x.new_zeros(B, H),) * 2
+            xs = x @ W_ih.T + b_ih  # (T, B, 4H): the input part for all steps at once
+            outs = []
+            for x_t in xs:
+                i, f, g, o = (x_t + h @ W_hh.T + b_hh).chunk(4, 1)
+                c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+                h = o.sigmoid() * c.tanh()
+                outs.append(h)
+            return torch.stack(outs, 0), (h, c)
+        """)}),
+    Variant("forget bias split between the two biases", {"init_forget_bias": code("""
+        def init_forget_bias(module, value=1.0):
+            for name in [n for n, _ in module.named_parameters() if n.startswith("bias_")]:
+                b = getattr(module, name)
+                H = b.shape[0] // 4
+                b.data[H:2 * H] = value / 2
+        """)}),
+]
+
+# ------------------------------------------------------------------------------------------ detaching
+
+DETACHING = [
+    Variant("solution"),
+    Variant("untouched", untouched=True),
+    # --- wrong but plausible
+    Variant("detach only h", {"detach_state": code("""
+        def detach_state(state):
+            if state is None:
+                return None
+            if isinstance(state, torch.Tensor):
+                return state.detach()
+            h, c = state
+            return (h.detach(), c)
+        """)}, lose=("detach_state",), feedback=("c was not detached",)),
+    Variant("detach returns a list", {"detach_state": edit(
+        "return type(state)(detach_state(s) for s in state)", "return [detach_state(s) for s in state]")},
+            lose=("detach_state",), feedback=("must come back as a tuple",)),
+    Variant("detach in place", {"detach_state": edit("return state.detach()", "return state.detach_()")},
+            lose=("detach_state",), feedback=("detach_()",)),
+    Variant("batchify transposed", {"batchify": edit(
+        "tokens[:batch_size * L].reshape(batch_size, L)", "tokens[:batch_size * L].reshape(L, batch_size).T")},
+            lose=("batchify",), feedback=("contiguous slice",)),
+    Variant("batchify without errors", {"batchify": code("""
+        def batchify(tokens, batch_size):
+            L = len(tokens) // batch_size
+            return tokens[:batch_size * L].view(batch_size, L)
+        """)}, lose=("batchify",), feedback=("must raise ValueError",)),
+    Variant("tbptt never detaches", {"train_tbptt": edit(
+        "state = detach_state(state)  # gradients stop at the chunk boundary; the values carry on\n", "")},
+            lose=("train_tbptt",), feedback=("the state was not detached", "gradients flowed into the previous chunk")),
+    Variant("tbptt retain_graph instead of detaching", {"train_tbptt": edit(
+        "state = detach_state(state)  # gradients stop at the chunk boundary; the values carry on\n", "",
+        "loss.backward()", "loss.backward(retain_graph=True)")},
+            lose=("train_tbptt",), feedback=("the state was not detached", "retain_graph=True is not a fix")),
+    Variant("tbptt detaches only h", {"train_tbptt": edit(
+        "state = detach_state(state)", "state = None if state is None else (state[0].detach(), state[1])")},
+            lose=("train_tbptt",), feedback=("c still had a grad_fn",)),
+    Variant("tbptt resets the state", {"train_tbptt": edit(
+        "state = detach_state(state)", "state = None")},
+            lose=("train_tbptt",), feedback=("carry the state returned by the previous chunk",)),
+    Variant("tbptt plain mean of chunk losses", {"train_tbptt": edit(
+        "total_loss += loss.item() * y.numel()", "total_loss += loss.item()",
+        "total_tokens += y.numel()", "total_tokens += 1")},
+            lose=("train_tbptt",), feedback=("token-weighted mean",)),
+    Variant("tbptt never zeros the gradients", {"train_tbptt": edit("optimizer.zero_grad()\n        ", "")},
+            lose=("train_tbptt",), feedback=("zero the gradients",)),
+    Variant("tbptt clips each value", {"train_tbptt": edit(
+        "torch.nn.utils.clip_grad_norm_(model.parameters(), clip)",
+        "torch.nn.utils.clip_grad_value_(model.parameters(), clip)")},
+            lose=("train_tbptt",), feedback=("clip_grad_norm_",)),
+    Variant("tbptt slices the batch dimension", {"train_tbptt": edit(
+        "x, y = streams[:, i:i + n], streams[:, i + 1:i + 1 + n]", "x, y = streams[i:i + n], streams[i + 1:i + 1 + n]")},
+            lose=("train_tbptt",), feedback=("time is the second dimension",)),
+    Variant("tbptt returns a tensor", {"train_tbptt": edit(
+        "total_loss += loss.item() * y.numel()", "total_loss += loss * y.numel()")},
+            lose=("train_tbptt",), feedback=("Python float",)),
+    # --- correct alternatives
+    Variant("detach with a comprehension", {"detach_state": code("""
+        def detach_state(state):
+            if state is None or torch.is_tensor(state):
+                return None if state is None else state.detach()
+            return type(state)([s.detach() if torch.is_tensor(s) else detach_state(s) for s in state])
+        """)}),
+    Variant("batchify by stacking slices", {"batchify": code("""
+        def batchify(tokens, batch_size):
+            if batch_size < 1 or len(tokens) // batch_size < 2:
+                raise ValueError("expected batch_size >= 1 and at least 2 tokens per row")
+            L = len(tokens) // batch_size
+            return torch.stack([tokens[b * L:(b + 1) * L] for b in range(batch_size)])
+        """)}),
+    Variant("tbptt while loop, summed loss, inline detach", {"train_tbptt": code("""
+        def train_tbptt(model, streams, bptt, optimizer, clip=None):
+            L = streams.shape[1]
+            state, i, nats, count = None, 0, 0.0, 0
+            while i < L - 1:
+                n = min(bptt, L - 1 - i)
+                x, y = streams[:, i:i + n], streams[:, i + 1:i + 1 + n]
+                if state is not None:
+                    state = tuple(s.detach() for s in state)
+                logits, state = model(x, state)
+                loss_sum = F.cross_entropy(logits.transpose(1, 2), y, reduction="sum")
+                loss = loss_sum / y.numel()
+                model.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip is not None:
+                    grads = [p.grad for p in model.parameters() if p.grad is not None]
+                    norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
+                    scale = torch.clamp(clip / (norm + 1e-6), max=1.0)
+                    for g in grads:
+                        g.mul_(scale)
+                optimizer.step()
+                nats += loss_sum.item()
+                count += y.numel()
+                i += bptt
+            return nats / count
+        """)}),
+]

@@ -1,0 +1,126 @@
+"""The graded notebooks, graded for real: nbgrader generate_assignment + autograde, scores from the gradebook.
+
+For each assignment one temporary course directory is made, the student notebook is generated from
+``solutions/<id>/<id>.ipynb`` with the repository's ``nbgrader_config.py``, every submission in
+``grading_variants.py`` is placed under ``submitted/<student>/<id>/`` and ONE ``nbgrader autograde`` call
+grades them all. The tests then check:
+
+- ``notebooks/<id>/<id>.ipynb`` is exactly what generate_assignment produces (never edited by hand);
+- the solution scores full marks, the untouched student notebook 0 (and the batch finishes);
+- each wrong-but-plausible submission loses points in the function it gets wrong and keeps every other
+  function's points (partial credit), and the student reads what is wrong in words;
+- each correct alternative scores full marks.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import nbformat
+import pytest
+
+import grading_variants
+from nbgrader_course import REPO, autograde, comparable, make_course, release, solution_cells, submit
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENTS = {
+    "gates": grading_variants.GATES,
+}
+
+
+def student_id(variant_name: str) -> str:
+    # nbgrader student ids become folder names and database keys: keep them plain
+    return re.sub(r"[^a-z0-9]+", "-", variant_name.lower()).strip("-")
+
+
+def test_variant_names_are_distinct_students():
+    for variants in ASSIGNMENTS.values():
+        ids = [student_id(v.name) for v in variants]
+        assert len(ids) == len(set(ids))
+
+
+_RESULTS: dict[str, dict] = {}
+
+
+def graded(assignment: str, tmp_path_factory) -> dict:
+    """Release and autograde ``assignment`` once per test session; later calls reuse the result."""
+    if assignment in _RESULTS:
+        return _RESULTS[assignment]
+    course = make_course(tmp_path_factory.mktemp(assignment), assignment)
+    released_path = release(course, assignment)
+    released = nbformat.read(released_path, as_version=4)
+    source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    answers = solution_cells(source)
+    variants = ASSIGNMENTS[assignment]
+    for variant in variants:
+        nb = nbformat.read(released_path, as_version=4)
+        if not variant.untouched:
+            unknown = set(variant.changes) - set(answers)
+            assert not unknown, f"{variant.name}: no answer cells named {unknown}"
+            for cell in nb.cells:
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if gid in answers:
+                    change = variant.changes.get(gid, answers[gid])
+                    cell.source = change(answers[gid]) if callable(change) else change
+        submit(course, assignment, student_id(variant.name), nb)
+    start = time.perf_counter()
+    done, results = autograde(course, assignment, [student_id(v.name) for v in variants])
+    seconds = time.perf_counter() - start
+    # which test cells check which function: test_<function> and test_<function>_hidden
+    cells = [c.metadata["nbgrader"]["grade_id"] for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    owner = {cell: next(f for f in answers if cell in (f"test_{f}", f"test_{f}_hidden")) for cell in cells}
+    _RESULTS[assignment] = dict(course=course, released=released, done=done, results=results,
+                                seconds=seconds, owner=owner, variants={v.name: v for v in variants})
+    print(f"\nautograde {assignment}: {len(variants)} submissions in {seconds:.1f} s")
+    return _RESULTS[assignment]
+
+
+@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+def test_committed_student_notebook_is_what_nbgrader_generates(assignment, tmp_path_factory):
+    fresh = graded(assignment, tmp_path_factory)["released"]
+    committed = nbformat.read(REPO / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
+    assert comparable(committed) == comparable(fresh), (
+        f"notebooks/{assignment}/{assignment}.ipynb is out of date: run "
+        f"`nbgrader generate_assignment {assignment} --force` from the repository root and commit the result")
+    text = "\n".join(c.source for c in fresh.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+
+
+@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+def test_autograde_grades_every_submission(assignment, tmp_path_factory):
+    run = graded(assignment, tmp_path_factory)
+    assert run["done"].returncode == 0, run["done"].stdout + run["done"].stderr
+    assert set(run["results"]) == {student_id(name) for name in run["variants"]}
+    # every function is graded, by a visible and a hidden test cell
+    for function in set(run["owner"].values()):
+        assert {f"test_{function}", f"test_{function}_hidden"} <= set(run["owner"])
+
+
+CASES = [(a, v.name) for a, variants in ASSIGNMENTS.items() for v in variants]
+
+
+@pytest.mark.parametrize("assignment,name", CASES, ids=[f"{a}-{student_id(n)}" for a, n in CASES])
+def test_score(assignment, name, tmp_path_factory):
+    run = graded(assignment, tmp_path_factory)
+    variant = run["variants"][name]
+    result = run["results"][student_id(name)]
+    assert result.max_score > 0
+    if variant.untouched:
+        assert result.score == 0, result.cells
+        # every test cell ran and failed on the stubs, none was skipped by a hang or crash
+        assert set(result.errors) == set(run["owner"]), result.errors
+        assert all("NotImplementedError" in err for err in result.errors.values()), result.errors
+        return
+    lost = {cell: (score, top) for cell, (score, top) in result.cells.items() if score < top}
+    if not variant.lose:
+        assert result.score == result.max_score, f"a correct submission lost points: {lost}\n{result.errors}"
+        return
+    lost_functions = {run["owner"][cell] for cell in lost}
+    assert lost_functions == set(variant.lose), (
+        f"expected to lose points in {set(variant.lose)} only, lost {lost}\n{result.errors}")
+    for function in variant.lose:
+        feedback = "\n".join(err for cell, err in result.errors.items() if run["owner"][cell] == function)
+        for words in variant.feedback:
+            assert words in feedback, f"the student should read {words!r}; they read:\n{feedback}"
