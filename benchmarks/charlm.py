@@ -1,0 +1,132 @@
+"""Character LM quality within a wall-clock budget: the package's default model and training settings.
+
+    python benchmarks/charlm.py --text PATH --seconds S [--threads N] [--device D] [--json OUT]
+
+Trains ``CharLM(CharLMConfig.shakespeare(V))`` with ``train_lm`` and the default ``TrainConfig``
+(only ``max_seconds`` is set, to S) on the first 90% of the text for S seconds of wall time, then
+scores the last 10% (held out, never trained on) with ``evaluate_lm``: mean nats per character over
+the whole validation text, state carried through it, in float32. The final evaluation is not part
+of the budget; no evaluation happens during training. The last printed line is
+``val_nats_per_char=<value> val_bits_per_char=<value>``.
+
+``--model-set name=value`` / ``--train-set name=value`` (repeatable) override single fields of the
+defaults, for experiments; the JSON records the configuration that ran.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import _common  # noqa: F401  (puts the checkout on sys.path)
+from _common import conditions, print_table, set_threads, write_json
+from lstm_course.models import CharLM, CharLMConfig
+from lstm_course.training import TrainConfig, evaluate_lm, train_lm
+from lstm_course.vocab import CharVocab
+
+
+def _override(obj: Any, assignments: list[str], flag: str, parser: argparse.ArgumentParser) -> Any:
+    """A copy of dataclass ``obj`` with ``name=value`` assignments applied (values parsed as Python literals)."""
+    import ast
+
+    names = {f.name for f in dataclasses.fields(obj)}
+    changes = {}
+    for item in assignments:
+        name, sep, raw = item.partition("=")
+        if not sep or name not in names:
+            parser.error(f"expected {flag} NAME=VALUE with NAME one of {sorted(names)}, got {item!r}")
+        try:
+            changes[name] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            changes[name] = raw  # a bare string such as bfloat16
+    try:
+        return dataclasses.replace(obj, **changes)
+    except (TypeError, ValueError) as err:
+        parser.error(f"{flag}: {err}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--text", required=True, help="a UTF-8 text file (e.g. tiny-shakespeare)")
+    p.add_argument("--seconds", type=float, required=True, help="wall-clock training budget in seconds")
+    p.add_argument("--val-frac", type=float, default=0.1, help="held-out fraction at the end (default 0.1)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--device", default=None, help="device (default: lstm_course.device.get_device())")
+    p.add_argument("--model-set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a CharLMConfig field of the default (repeatable)")
+    p.add_argument("--train-set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a TrainConfig field of the default (repeatable)")
+    p.add_argument("--progress", action="store_true", help="show the training progress bar")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    args = p.parse_args(argv)
+    if not args.seconds > 0:
+        p.error(f"expected --seconds > 0, got {args.seconds}")
+    if not 0 < args.val_frac < 1:
+        p.error(f"expected 0 < --val-frac < 1, got {args.val_frac}")
+    path = Path(args.text)
+    if not path.is_file():
+        p.error(f"expected --text to be an existing file, got {args.text}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        p.error(f"expected UTF-8 text in {path}, got undecodable bytes at offset {err.start}")
+
+    from lstm_course.device import get_device
+    set_threads(args.threads)
+    device = get_device(args.device)
+    vocab = CharVocab.from_text(text)  # all characters of the file, so validation never meets an unknown one
+    ids = vocab.encode(text)  # (N,)
+    n_train = int(len(ids) * (1 - args.val_frac))
+    train_ids, val_ids = ids[:n_train], ids[n_train:]
+    if len(val_ids) < 2:
+        p.error(f"expected a text long enough for a validation part, got {len(ids)} characters")
+
+    model_cfg = _override(CharLMConfig.shakespeare(len(vocab)), args.model_set, "--model-set", p)
+    train_cfg = _override(TrainConfig(max_seconds=args.seconds), args.train_set, "--train-set", p)
+    torch.manual_seed(train_cfg.seed)
+    model = CharLM(model_cfg).to(device)
+
+    start = time.perf_counter()
+    history = train_lm(model, train_ids, None, train_cfg, progress=args.progress)
+    train_seconds = time.perf_counter() - start
+    steps = history.step[-1] if history.step else 0
+    chars = steps * train_cfg.batch_size * train_cfg.bptt  # (last chunk of an epoch may be shorter)
+    t0 = time.perf_counter()
+    val = evaluate_lm(model, val_ids)  # float32, whole held-out text
+    eval_seconds = time.perf_counter() - t0
+    last = history.train_loss[-min(50, len(history.train_loss)):] if history.train_loss else [math.nan]
+
+    record = {
+        "benchmark": "charlm", "text": str(path), "text_chars": len(ids), "vocab_size": len(vocab),
+        "train_chars": len(train_ids), "val_chars": len(val_ids), "budget_seconds": args.seconds,
+        **conditions(device),
+        "model_config": dataclasses.asdict(model_cfg), "train_config": dataclasses.asdict(train_cfg),
+        "parameters": model.num_parameters(), "steps": steps, "train_seconds": train_seconds,
+        "chars_trained": chars, "epochs": chars / len(train_ids), "chars_per_second": chars / train_seconds,
+        "train_loss_last50": sum(last) / len(last), "eval_seconds": eval_seconds,
+        "val_nats_per_char": val, "val_bits_per_char": val / math.log(2),
+    }
+    m, t = model_cfg, train_cfg
+    print(f"CharLM {m.num_layers}x{m.hidden_size} (E={m.embed_dim}, dropout={m.dropout}, {record['parameters']:,} "
+          f"parameters); B={t.batch_size} T={t.bptt} lr={t.lr} amp={t.amp_dtype}; device={device}, "
+          f"threads={record['threads']}, torch {torch.__version__}, load average {record.get('load_average')}")
+    print_table(["measure", "value"], [
+        ["training wall time (s)", train_seconds], ["steps", steps], ["characters trained", chars],
+        ["epochs", record["epochs"]], ["characters / s", round(record["chars_per_second"])],
+        ["train loss, last 50 steps (nats/char)", record["train_loss_last50"]],
+        ["validation (nats/char)", val], ["validation (bits/char)", record["val_bits_per_char"]],
+        ["evaluation time (s, not in budget)", eval_seconds],
+    ])
+    write_json(args.json, record)
+    print(f"val_nats_per_char={val:.4f} val_bits_per_char={val / math.log(2):.4f}")
+    return record
+
+
+if __name__ == "__main__":
+    main()
