@@ -193,10 +193,10 @@ DETACHING = [
             return tokens[:batch_size * L].view(batch_size, L)
         """)}, lose=("batchify",), feedback=("must raise ValueError",)),
     Variant("tbptt never detaches", {"train_tbptt": edit(
-        "state = detach_state(state)  # gradients stop at the chunk boundary; the values carry on\n", "")},
+        "        state = detach_state(state)  # gradients stop at the chunk boundary; the values carry on\n", "")},
             lose=("train_tbptt",), feedback=("the state was not detached", "gradients flowed into the previous chunk")),
     Variant("tbptt retain_graph instead of detaching", {"train_tbptt": edit(
-        "state = detach_state(state)  # gradients stop at the chunk boundary; the values carry on\n", "",
+        "        state = detach_state(state)  # gradients stop at the chunk boundary; the values carry on\n", "",
         "loss.backward()", "loss.backward(retain_graph=True)")},
             lose=("train_tbptt",), feedback=("the state was not detached", "retain_graph=True is not a fix")),
     Variant("tbptt detaches only h", {"train_tbptt": edit(
@@ -260,5 +260,127 @@ DETACHING = [
                 count += y.numel()
                 i += bptt
             return nats / count
+        """)}),
+]
+
+# ---------------------------------------------------------------------------------------- temperature
+
+TEMPERATURE = [
+    Variant("solution"),
+    Variant("untouched", untouched=True),
+    # --- wrong but plausible
+    Variant("multiplies by the temperature", {"sample_next": edit(
+        "logits = logits / temperature  # (..., V)", "logits = logits * temperature  # (..., V)")},
+            lose=("sample_next",), feedback=("multiplied by the temperature",)),
+    Variant("temperature after the softmax", {"sample_next": edit(
+        "logits = logits / temperature  # (..., V)", "",
+        "probs = torch.softmax(logits, dim=-1)  # (..., V)",
+        "probs = torch.softmax(logits, dim=-1) / temperature\n    probs = probs / probs.sum(-1, keepdim=True)")},
+            lose=("sample_next",), feedback=("after the softmax",)),
+    Variant("top-p drops the crossing token", {"sample_next": edit(
+        "drop_sorted = mass_above >= top_p", "drop_sorted = sorted_probs.cumsum(dim=-1) > top_p")},
+            lose=("sample_next",), feedback=("crosses the threshold was dropped",)),
+    Variant("top-p before the temperature", {"sample_next": code("""
+        def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+            if not (math.isfinite(temperature) and temperature >= 0):
+                raise ValueError("bad temperature")
+            if (top_k is not None and top_k < 1) or (top_p is not None and not 0 < top_p <= 1):
+                raise ValueError("bad top_k or top_p")
+            if temperature == 0:
+                return logits.argmax(-1)
+            if top_k is not None:
+                kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            if top_p is not None:
+                p = torch.softmax(logits, -1)
+                sp, order = p.sort(-1, descending=True)
+                drop = torch.zeros_like(sp, dtype=torch.bool).scatter(-1, order, sp.cumsum(-1) - sp >= top_p)
+                logits = logits.masked_fill(drop, float("-inf"))
+            probs = torch.softmax(logits / temperature, -1)
+            return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(probs.shape[:-1])
+        """)}, lose=("sample_next",), feedback=("top-p was applied before the temperature",)),
+    Variant("top-k drops ties", {"sample_next": edit(
+        "kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]  # (..., 1) the k-th largest\n"
+        "        logits = logits.masked_fill(logits < kth, float(\"-inf\"))  # ties with the k-th value stay",
+        "idx = logits.topk(min(top_k, logits.shape[-1]), dim=-1).indices\n"
+        "        keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, idx, True)\n"
+        "        logits = logits.masked_fill(~keep, float(\"-inf\"))")},
+            lose=("sample_next",), feedback=("ties at the k-th value must be kept",)),
+    Variant("top-k masks with zero", {"sample_next": edit(
+        "logits = logits.masked_fill(logits < kth, float(\"-inf\"))", "logits = logits.masked_fill(logits < kth, 0.0)")},
+            lose=("sample_next",), feedback=("top_k=2",)),
+    Variant("sampler ignores the generator", {"sample_next": edit(
+        "torch.multinomial(flat, 1, generator=generator)", "torch.multinomial(flat, 1)")},
+            lose=("sample_next",), feedback=("pass generator=generator",)),
+    Variant("sampler without argument checks", {"sample_next": edit(
+        "    if not (math.isfinite(temperature) and temperature >= 0):\n", "    if False:\n",
+        "    if top_k is not None and top_k < 1:\n", "    if False:\n",
+        "    if top_p is not None and not 0 < top_p <= 1:\n", "    if False:\n")},
+            lose=("sample_next",), feedback=("must raise ValueError",)),
+    Variant("temperature 0 divides by zero", {"sample_next": edit(
+        "    if temperature == 0:\n        return logits.argmax(dim=-1)\n", "")},
+            lose=("sample_next",)),
+    Variant("generate re-feeds the prefix", {"generate": code("""
+        def generate(model, prompt, length, temperature=1.0, top_k=None, top_p=None, generator=None):
+            device = next(model.parameters()).device
+            seq = torch.as_tensor(prompt, dtype=torch.long, device=device)
+            if seq.numel() == 0:
+                raise ValueError("empty prompt")
+            P = len(seq)
+            with torch.no_grad():
+                for _ in range(length):
+                    logits, _ = model(seq[None], None)
+                    seq = torch.cat([seq, sample_next(logits[0, -1], temperature, top_k, top_p, generator)[None]])
+            return seq[P:]
+        """)}, lose=("generate",), feedback=("never the whole prefix again",)),
+    Variant("generate drops the state", {"generate": edit(
+        "logits, state = model(token.reshape(1, 1), state)", "logits, state = model(token.reshape(1, 1), None)")},
+            lose=("generate",), feedback=("carry the state",)),
+    Variant("generate ignores the generator", {"generate": edit(
+        "sample_next(logits[0, -1], temperature, top_k, top_p, generator)",
+        "sample_next(logits[0, -1], temperature, top_k, top_p)")},
+            lose=("generate",), feedback=("pass generator on",)),
+    Variant("generate ignores top-k and top-p", {"generate": edit(
+        "sample_next(logits[0, -1], temperature, top_k, top_p, generator)",
+        "sample_next(logits[0, -1], temperature, generator=generator)")},
+            lose=("generate",), feedback=("pass top_k",)),
+    Variant("generate builds a graph", {"generate": edit(
+        "    with torch.no_grad():\n", "    if True:\n")},
+            lose=("generate",), feedback=("torch.no_grad()",)),
+    Variant("generate returns the prompt too", {"generate": edit(
+        "return torch.stack(new) if new else", "return torch.cat([prompt, torch.stack(new)]) if new else")},
+            lose=("generate",), feedback=("leave the prompt out",)),
+    # --- correct alternatives
+    Variant("Gumbel-max sampling", {"sample_next": edit(
+        "    flat = probs.reshape(-1, probs.shape[-1])  # (B, V); multinomial renormalises each row\n"
+        "    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])",
+        "    u = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=torch.float64)\n"
+        "    gumbel = -torch.log(-torch.log(u.clamp(1e-300, 1 - 1e-16)))\n"
+        "    return (probs.double().log() + gumbel).argmax(dim=-1)")}),
+    Variant("inverse-CDF sampling", {"sample_next": edit(
+        "    flat = probs.reshape(-1, probs.shape[-1])  # (B, V); multinomial renormalises each row\n"
+        "    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])",
+        "    cdf = probs.double().cumsum(-1)  # (..., V)\n"
+        "    u = 1 - torch.rand(probs.shape[:-1] + (1,), generator=generator, device=probs.device, dtype=torch.float64)\n"
+        "    return torch.searchsorted(cdf, u * cdf[..., -1:]).squeeze(-1).clamp(max=probs.shape[-1] - 1)")}),
+    Variant("probs to the power 1 over T", {"sample_next": edit(
+        "    logits = logits / temperature  # (..., V)\n", "",
+        "    probs = torch.softmax(logits, dim=-1)  # (..., V)",
+        "    probs = torch.softmax(logits, dim=-1) ** (1 / temperature)\n    probs = probs / probs.sum(-1, keepdim=True)")}),
+    Variant("top-k before the temperature", {"sample_next": edit(
+        "    logits = logits / temperature  # (..., V)\n", "",
+        "    probs = torch.softmax(logits, dim=-1)  # (..., V)", "    probs = torch.softmax(logits / temperature, dim=-1)")}),
+    Variant("generate with inference_mode and a list", {"generate": code("""
+        def generate(model, prompt, length, temperature=1.0, top_k=None, top_p=None, generator=None):
+            if len(prompt) == 0:
+                raise ValueError("expected a non-empty prompt")
+            device = next(model.parameters()).device
+            ids = []
+            with torch.inference_mode():
+                logits, state = model(torch.tensor([list(map(int, prompt))], device=device), None)
+                while len(ids) < length:
+                    ids.append(int(sample_next(logits[:, -1], temperature, top_k, top_p, generator)))
+                    logits, state = model(torch.tensor([[ids[-1]]], device=device), state)
+            return torch.tensor(ids, dtype=torch.long, device=device)
         """)}),
 ]
