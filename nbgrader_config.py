@@ -2,10 +2,52 @@
 
     nbgrader generate_assignment gates      # solutions/gates -> notebooks/gates (student version)
     nbgrader autograde gates                # grades submitted/<student>/gates
+
+See book/grading-a-class.md for the whole workflow, the limits below and the threat model.
 """
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+                                    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+from lstm_course.grading import FlagSuspiciousCode, GradingExecute, RestoreCellMetadata
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.root = "."
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+
+# LMS downloads for `nbgrader zip_collect <id>`: files named <id>_<student>_attempt_<timestamp>_<notebook>,
+# e.g. gates_ada_attempt_2025-03-01-10-00-00_gates.ipynb, in downloaded/<id>/archive/ (zips or files).
+c.FileNameCollectorPlugin.named_regexp = (
+    r"^(?P<assignment>[^_]+)_(?P<student_id>[^_]+)_attempt_(?P<timestamp>[0-9-]+)_(?P<file_id>.+)$")
+
+# Submissions whose cells lost nbgrader's metadata (Colab can drop it) get it back from the released
+# notebook when the cells match unambiguously; otherwise they are graded as they are, with the reason logged.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, RestoreCellMetadata, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+    FlagSuspiciousCode,
+]
+# FlagSuspiciousCode logs "REVIEW <student>/<id>/<notebook>: ..." for student code that touches what
+# grader-fooling attempts need (get_ipython, torch._C, builtins, ...). It changes no score.
+
+# --- Grading limits (student code is untrusted; see the guide's threat model) -----------------------
+# nbgrader's Execute step, replaced by GradingExecute: same behaviour plus a grading kernel under
+# resource limits and a file-system sandbox, recovery from dead kernels, and an output cap.
+c.Autograde.autograde_preprocessors = [
+    GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+# Seconds per cell. Every graded cell of the three notebooks runs in under 3 s on a loaded 2-core CPU;
+# 30 s leaves ten times that, and bounds what an endless loop or a sleep costs: one timeout per cell.
+c.GradingExecute.timeout = 30
+# Every submission runs in this kernel, whatever kernel its metadata names (installed into .venv by
+# scripts/setup-env.sh: `python -m lstm_course.grading install-kernel`).
+c.GradingExecute.kernel_name = "lstm-course-grader"
+c.GradingExecute.memory_limit = 4 * 2**30  # bytes a kernel may allocate (RLIMIT_DATA)
+c.GradingExecute.file_size_limit = 2**30  # largest file a kernel may write (RLIMIT_FSIZE)
+c.GradingExecute.sandbox = True  # Landlock: no access to solutions/, the gradebook, other students
+c.GradingExecute.max_output_chars = 100_000  # output kept per cell (a 50 MB print is cut here)
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
