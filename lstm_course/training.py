@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from lstm_course.data import batchify, tbptt_batches
 
-__all__ = ["TrainConfig", "History", "detach_state", "lr_at", "train_lm", "evaluate_lm"]
+__all__ = ["TrainConfig", "History", "detach_state", "lr_at", "train_lm", "evaluate_lm", "resolve_amp_dtype"]
 
 _AMP_DTYPES = {"bfloat16": torch.bfloat16}
 
@@ -59,7 +59,8 @@ class TrainConfig:
         carry_state: pass the final state of chunk k to chunk k+1; ``False`` starts every chunk from zeros. Default: True.
         detach: detach the carried state (TBPTT). ``False`` shows why detaching is needed. Default: True.
         amp_dtype: ``"bfloat16"`` runs forward passes under ``torch.autocast`` with that dtype on the model's
-            device type (fast on CPUs with AMX-bf16 and on recent GPUs); ``None`` = full float32. Default: ``None``.
+            device type (fast on CPUs with AMX-bf16 and on recent GPUs); ``None`` = full float32; ``"auto"`` =
+            bfloat16 where the device computes it natively, else float32 (:func:`resolve_amp_dtype`). Default: ``None``.
     """
 
     batch_size: int = 32
@@ -95,8 +96,8 @@ class TrainConfig:
         check(self.max_seconds is None or self.max_seconds > 0, "max_seconds > 0 or None", self.max_seconds)
         check(self.eval_every >= 1, "eval_every >= 1", self.eval_every)
         check(self.eval_batches is None or self.eval_batches >= 1, "eval_batches >= 1 or None", self.eval_batches)
-        check(self.amp_dtype is None or self.amp_dtype in _AMP_DTYPES,
-              f"amp_dtype in {sorted(_AMP_DTYPES)} or None", self.amp_dtype)
+        check(self.amp_dtype is None or self.amp_dtype == "auto" or self.amp_dtype in _AMP_DTYPES,
+              f"amp_dtype in {sorted(_AMP_DTYPES) + ['auto']} or None", self.amp_dtype)
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "TrainConfig":
@@ -170,7 +171,29 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")  # a parameter-free model: inputs stay where they were created
 
 
+def resolve_amp_dtype(amp_dtype: str | None, device: torch.device | str) -> str | None:
+    """The autocast dtype actually used on ``device``: ``"auto"`` becomes ``"bfloat16"`` where the hardware
+    computes bfloat16 natively, else ``None`` (float32); other values are returned unchanged.
+
+    Native means a CUDA GPU that reports bf16 support, or a CPU with AMX tiles or AVX-512 BF16 (recent
+    Xeons, where oneDNN's bf16 LSTM and matmuls run several times faster than float32, see
+    benchmarks/README.md). Elsewhere (older GPUs such as a T4, laptops, Apple MPS) bf16 would be
+    emulated or unsupported, so "auto" keeps float32 there.
+    """
+    if amp_dtype != "auto":
+        return amp_dtype
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else None
+    if device.type == "cpu":
+        # private helpers (torch >= 2.3); an older torch just keeps float32
+        native = [getattr(torch.cpu, name, lambda: False) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+        return "bfloat16" if any(f() for f in native) else None
+    return None
+
+
 def _autocast(device: torch.device, amp_dtype: str | None):
+    amp_dtype = resolve_amp_dtype(amp_dtype, device)
     if amp_dtype is None:
         return torch.autocast(device_type=device.type, enabled=False)
     return torch.autocast(device_type=device.type, dtype=_AMP_DTYPES[amp_dtype])
@@ -206,7 +229,7 @@ def evaluate_lm(model: nn.Module, ids: torch.Tensor, batch_size: int = 16, bptt:
         bptt: chunk length T. Default: 256.
         device: where to run; ``None`` = the model's device. Default: ``None``.
         max_batches: score only the first this many chunks (``None`` = the whole text). Default: ``None``.
-        amp_dtype: ``"bfloat16"`` or ``None``, as in :class:`TrainConfig`. Default: ``None``.
+        amp_dtype: ``"bfloat16"``, ``"auto"`` or ``None``, as in :class:`TrainConfig`. Default: ``None``.
     """
     _check_ids(ids, "evaluate_lm")
     if ids.numel() < 2:

@@ -280,3 +280,24 @@ def test_ctrl_c_ends_training_early_and_keeps_what_was_measured(capsys):
     assert hist.step == [1, 2, 3] and len(hist.train_loss) == 3
     captured = capsys.readouterr()
     assert "interrupted after 3 steps" in captured.out + captured.err
+
+
+def test_amp_auto_picks_bf16_only_where_the_hardware_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_course.training import resolve_amp_dtype
+
+    assert resolve_amp_dtype(None, "cpu") is None and resolve_amp_dtype("bfloat16", "cpu") == "bfloat16"
+    for amx, avx512_bf16, expected in [(False, False, None), (True, False, "bfloat16"), (False, True, "bfloat16")]:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
+        assert resolve_amp_dtype("auto", torch.device("cpu")) == expected
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_amp_dtype("auto", "cuda") is None  # e.g. a T4: float32, not an error
+    assert resolve_amp_dtype("auto", "mps") is None
+
+
+def test_amp_auto_trains() -> None:
+    torch.manual_seed(0)
+    model = CharLM(CharLMConfig.tiny(vocab_size=5))
+    hist = train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, amp_dtype="auto"),
+                    progress=False)
+    assert len(hist.train_loss) == 3 and all(math.isfinite(v) for v in hist.train_loss)
