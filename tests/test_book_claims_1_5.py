@@ -76,7 +76,9 @@ def test_ch04_padding_corrupts_final_state_of_shorter_sequences_only(built_book)
     g = built_book.glue("04_unequal_lengths")
     assert g["padded_diff_longest"] < EXACT
     assert g["padded_diff_max"] > 1e-3
-    assert 0 < g["drift_pad1"] <= g["drift_pad20"]
+    assert 0 < g["drift_pad1"] <= g["drift_pad10"] <= g["drift_pad20"]
+    # "then levels off": the state drifts towards where zero input leads, so later steps add less
+    assert g["drift_pad20"] - g["drift_pad10"] < g["drift_pad10"] - g["drift_pad1"]
 
 
 def test_ch04_packed_equals_unpadded(built_book):
