@@ -1,6 +1,6 @@
 """Reproduce book/models/charlm.pt, the character model that chapters 7 and 9 load.
 
-    python book/models/make_charlm.py            # writes book/models/charlm.pt (about 1.4 MB)
+    python book/models/make_charlm.py            # writes book/models/charlm.pt (about 1.5 MB)
     python book/models/make_charlm.py --out /tmp/charlm.pt --device cuda
 
 It is the package's ``python -m lstm_course train`` recipe (90/5/5 split of the Shakespeare corpus,
