@@ -1,16 +1,19 @@
 """Device choice and reproducibility.
 
 Nothing else in the package names a device: code asks :func:`get_device` or uses the device of a
-tensor / parameter it was given, so the same notebook runs on a laptop CPU, Apple MPS or a GPU.
+tensor / parameter it was given (:func:`model_device`), so the same notebook runs on a laptop CPU,
+Apple MPS or a GPU.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from typing import Optional, Union
 
 import numpy as np
 import torch
+from torch import nn
 
 DEVICE_ENV = "LSTM_COURSE_DEVICE"
 
@@ -46,6 +49,20 @@ def get_device(prefer: Optional[Union[str, torch.device]] = None) -> torch.devic
     if _mps_available():
         return torch.device("mps")
     return torch.device(type="cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer): where its inputs must go.
+
+    Args:
+        model: any ``nn.Module``.
+
+    A module with neither parameters nor buffers computes wherever its inputs are; it gets
+    ``torch.get_default_device()``, where tensors created without ``device=`` land.
+    """
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        return t.device
+    return torch.get_default_device()
 
 
 def seed_everything(seed: int) -> None:

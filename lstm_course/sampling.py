@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstm_course.device import model_device
+
 Prompt = Union[Sequence[int], Tensor]
 
 
@@ -88,13 +90,6 @@ def sample_next(logits: Tensor, temperature: float = 1.0, top_k: Optional[int] =
     return out[0] if single else out
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        raise ValueError(f"expected a model with parameters, got {type(model).__name__} without any") from None
-
-
 def _as_prompt(prompt: Prompt, device: torch.device) -> Tensor:
     p = torch.as_tensor(prompt, dtype=torch.long) if not isinstance(prompt, Tensor) else prompt
     if p.dim() != 1 or p.numel() == 0:
@@ -128,7 +123,7 @@ def generate(model: nn.Module, prompt: Prompt, length: int, temperature: float =
     """
     _check_sampling_args(temperature, top_k, top_p)
     _check_length(length)
-    p = _as_prompt(prompt, _model_device(model))
+    p = _as_prompt(prompt, model_device(model))
     was_training = model.training
     model.eval()
     try:
@@ -188,7 +183,7 @@ def beam_search(model: nn.Module, prompt: Prompt, length: int, beam_size: int = 
     _check_length(length)
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"expected beam_size to be an int >= 1, got {beam_size!r}")
-    p = _as_prompt(prompt, _model_device(model))
+    p = _as_prompt(prompt, model_device(model))
     if length == 0:
         return torch.zeros(0, dtype=torch.long)
     was_training = model.training
@@ -226,7 +221,7 @@ def model_loss_on(model: nn.Module, ids: Prompt, chunk: int = 1024) -> float:
     p = torch.as_tensor(ids) if not isinstance(ids, Tensor) else ids
     if p.dim() != 1 or p.numel() < 2:
         raise ValueError(f"expected a 1-D sequence of at least 2 token ids, got shape {tuple(p.shape)}")
-    p = _as_prompt(p, _model_device(model))
+    p = _as_prompt(p, model_device(model))
     was_training = model.training
     model.eval()
     try:

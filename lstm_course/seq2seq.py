@@ -28,6 +28,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm.auto import tqdm
 
 from lstm_course.cell import init_forget_bias
+from lstm_course.device import model_device
 
 PAD_ID, SOS_ID, EOS_ID = 0, 1, 2
 NUM_SPECIAL = 3
@@ -75,9 +76,6 @@ class Seq2Seq(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(H, tgt_vocab_size)
 
-    def _device(self) -> torch.device:
-        return self.out.weight.device
-
     def encode(self, src: Tensor, src_lengths: Tensor):
         """Run the encoder: returns (enc_out (B, S, H), mask (B, S) True at real positions, state)."""
         if src.dim() != 2 or src.shape[1] == 0:
@@ -87,7 +85,7 @@ class Seq2Seq(nn.Module):
         lengths = torch.tensor(lengths.tolist(), dtype=torch.int64).reshape(lengths.shape)  # packing wants host lengths
         if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > S:
             raise ValueError(f"expected src_lengths (B,) = ({B},) with 1 <= length <= S = {S}, got {lengths.tolist()}")
-        src = src.to(self._device())
+        src = src.to(model_device(self))
         packed = pack_padded_sequence(self.drop(self.src_embed(src)), lengths, batch_first=True, enforce_sorted=False)
         enc_out, state = self.encoder(packed)
         enc_out, _ = pad_packed_sequence(enc_out, batch_first=True, total_length=S)  # (B, S, H)
@@ -243,7 +241,7 @@ def decode_texts(model: Seq2Seq, sources: Sequence[str], src_vocab, tgt_vocab, m
         out = []
         for i in range(0, len(sources), batch_size):
             src, lengths, _, _ = make_batch([(s, "") for s in sources[i:i + batch_size]], src_vocab, tgt_vocab,
-                                            device=next(model.parameters()).device)
+                                            device=model_device(model))
             ids = (model.greedy_decode(src, lengths, max_len) if beam_size == 1
                    else model.beam_decode(src, lengths, max_len, beam_size))
             out.extend(ids_to_text(x, tgt_vocab) for x in ids)
@@ -274,7 +272,7 @@ def train_seq2seq(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab, t
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"expected steps >= 1 and batch_size >= 1, got {steps} and {batch_size}")
-    device = next(model.parameters()).device
+    device = model_device(model)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))

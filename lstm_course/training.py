@@ -30,6 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lstm_course.data import batchify, tbptt_batches
+from lstm_course.device import model_device
 
 __all__ = ["TrainConfig", "History", "detach_state", "lr_at", "train_lm", "evaluate_lm", "resolve_amp_dtype"]
 
@@ -165,12 +166,6 @@ def lr_at(step: int, config: TrainConfig, progress: float) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * p))
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")  # a parameter-free model: inputs stay where they were created
-
-
 def resolve_amp_dtype(amp_dtype: str | None, device: torch.device | str) -> str | None:
     """The autocast dtype actually used on ``device``: ``"auto"`` becomes ``"bfloat16"`` where the hardware
     computes bfloat16 natively, else ``None`` (float32); other values are returned unchanged.
@@ -236,7 +231,7 @@ def evaluate_lm(model: nn.Module, ids: torch.Tensor, batch_size: int = 16, bptt:
         raise ValueError(f"evaluate_lm: expected at least 2 token ids, got {ids.numel()}")
     if batch_size < 1 or bptt < 1:
         raise ValueError(f"evaluate_lm: expected batch_size >= 1 and bptt >= 1, got {batch_size} and {bptt}")
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else model_device(model)
     batch_size = min(batch_size, ids.numel() // 2)  # a short text still gets scored, with fewer streams
     streams = batchify(ids, batch_size).to(device)  # (B, L)
     was_training = model.training
@@ -281,7 +276,7 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | 
         _check_ids(val_ids, "train_lm val_ids")
     if device is not None:
         model.to(device)
-    device = _model_device(model)
+    device = model_device(model)
     torch.manual_seed(config.seed)
     offsets = torch.Generator().manual_seed(config.seed)
 

@@ -4,9 +4,10 @@ import random
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from lstm_course import device as dev
-from lstm_course.device import get_device, seed_everything
+from lstm_course.device import get_device, model_device, seed_everything
 
 
 def test_prefer_wins_over_env(monkeypatch):
@@ -54,3 +55,12 @@ def test_seed_everything_rejects_bad_seed():
         seed_everything(-1)
     with pytest.raises(TypeError):
         seed_everything("7")
+
+
+def test_model_device_follows_parameters_then_buffers_then_default():
+    # "meta" tensors have a device but no data: a device no test machine would pick by itself
+    assert model_device(nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    only_buffer = nn.Module()
+    only_buffer.register_buffer("table", torch.zeros(3, device="meta"))
+    assert model_device(only_buffer) == torch.device("meta")
+    assert model_device(nn.ReLU()) == torch.get_default_device()  # nothing to follow: where new tensors go
