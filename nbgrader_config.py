@@ -18,10 +18,11 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 
-# LMS downloads for `nbgrader zip_collect <id>`: files named <id>_<student>_attempt_<timestamp>_<notebook>,
-# e.g. gates_ada_attempt_2025-03-01-10-00-00_gates.ipynb, in downloaded/<id>/archive/ (zips or files).
+# LMS downloads for `nbgrader zip_collect <id>`: files named <id>_<student>_attempt_<YYYYMMDD-HHMMSS>_<notebook>,
+# e.g. gates_ada_attempt_20250301-100000_gates.ipynb, in downloaded/<id>/archive/ (zips or files). (The
+# timestamp style of nbgrader's docs, 2025-03-01-10-30-00, is parsed as 10:00: "-30-00" reads as a UTC offset.)
 c.FileNameCollectorPlugin.named_regexp = (
-    r"^(?P<assignment>[^_]+)_(?P<student_id>[^_]+)_attempt_(?P<timestamp>[0-9-]+)_(?P<file_id>.+)$")
+    r"^(?P<assignment>[^_]+)_(?P<student_id>[^_]+)_attempt_(?P<timestamp>[0-9]{8}-[0-9]{6})_(?P<file_id>.+)$")
 
 # Submissions whose cells lost nbgrader's metadata (Colab can drop it) get it back from the released
 # notebook when the cells match unambiguously; otherwise they are graded as they are, with the reason logged.
