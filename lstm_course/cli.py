@@ -13,7 +13,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -43,27 +43,25 @@ class _Parser(argparse.ArgumentParser):
         raise _BadInput(f"{message} (see {self.prog} --help)")
 
 
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
+def _positive(cast: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that accepts only finite values > 0, with an "expected …, got …" message."""
+    def parse(s: str) -> Any:
+        try:
+            v = cast(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}")
+        return v
+    return parse
 
 
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
-    return v
+_positive_int = _positive(int, "a positive integer")
+_positive_float = _positive(float, "a positive number")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``train`` / ``sample`` parser; its errors raise instead of printing usage (see :func:`main`)."""
     parser = _Parser(prog="python -m lstm_course",
                      description="Train a character-level LSTM language model, or sample from one.")
     sub = parser.add_subparsers(dest="command", metavar="{train,sample}", parser_class=_Parser)

@@ -79,7 +79,8 @@ def test_help(command, capsys):
 
 def assert_one_line_error(rc, err, needle):
     assert rc == 2
-    lines = err.strip().splitlines()
+    # train's one informative line ("corpus: …") may precede an error found once training starts
+    lines = [line for line in err.strip().splitlines() if not line.startswith("corpus: ")]
     assert len(lines) == 1, err
     assert "error:" in lines[0] and needle in lines[0]
     assert "Traceback" not in err
@@ -94,6 +95,9 @@ def assert_one_line_error(rc, err, needle):
     (["train", "--text", "tiny.txt", "--out", "m.pt", "--preset", "huge"], "invalid choice"),
     (["train", "--text", "tiny.txt", "--out", ".", "--preset", "tiny"], "directory"),
     (["train", "--text", "one.txt", "--out", "m.pt", "--preset", "tiny"], "one distinct"),
+    (["train", "--text", "empty.txt", "--out", "m.pt", "--preset", "tiny"], "empty"),
+    (["train", "--text", "latin1.txt", "--out", "m.pt", "--preset", "tiny"], "expected UTF-8 text, got byte 0xe9"),
+    (["train", "--text", "short.txt", "--out", "m.pt", "--preset", "tiny"], "too short for batch_size=4"),
     (["sample", "--checkpoint", "missing.pt"], "missing.pt"),
     (["sample", "--checkpoint", "corrupt.pt"], "truncated or corrupt"),
 ])
@@ -101,6 +105,9 @@ def test_bad_input_gives_one_line_and_exit_2(args, needle, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
     (tmp_path / "one.txt").write_text("aaaa", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text(" \n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    (tmp_path / "short.txt").write_text("to be\n", encoding="utf-8")  # 4 training characters, the tiny batch is 4
     (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04 not really a zip")
     rc = main(args)
     assert_one_line_error(rc, capsys.readouterr().err, needle)
