@@ -42,10 +42,11 @@ class TrainConfig:
     """Hyper-parameters of :func:`train_lm` (defaults = the course's CPU run; presets below).
 
     Args:
-        batch_size: B, number of parallel TBPTT streams. Default: 32.
+        batch_size: B, number of parallel TBPTT streams. Default: 64.
         bptt: T, time steps per chunk (backprop stops at chunk boundaries). Default: 128.
-        lr: peak learning rate of AdamW. Default: 3e-3.
-        min_lr: learning rate at the end of the cosine decay. Default: 3e-4.
+        lr: peak learning rate of AdamW. Default: 4e-3.
+        min_lr: learning rate at the end of the cosine decay. Default: 0.0 (the decay ends exactly when the
+            step or time budget does, so the last steps average the weights down instead of stopping at a high lr).
         weight_decay: AdamW decoupled weight decay, applied to matrices only (not biases). Default: 0.01.
         betas: AdamW betas. Default: (0.9, 0.99).
         clip: max global gradient L2 norm, ``None`` = no clipping (the norm is still recorded). Default: 1.0.
@@ -61,13 +62,15 @@ class TrainConfig:
         detach: detach the carried state (TBPTT). ``False`` shows why detaching is needed. Default: True.
         amp_dtype: ``"bfloat16"`` runs forward passes under ``torch.autocast`` with that dtype on the model's
             device type (fast on CPUs with AMX-bf16 and on recent GPUs); ``None`` = full float32; ``"auto"`` =
-            bfloat16 where the device computes it natively, else float32 (:func:`resolve_amp_dtype`). Default: ``None``.
+            bfloat16 where the device computes it natively, else float32 (:func:`resolve_amp_dtype`). Default: ``"auto"``
+            (about 3x the training throughput of float32 for the default CharLM on an AMX CPU, benchmarks/README.md).
     """
 
-    batch_size: int = 32
+    # defaults chosen with benchmarks/charlm.py (2x512 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
+    batch_size: int = 64
     bptt: int = 128
-    lr: float = 3e-3
-    min_lr: float = 3e-4
+    lr: float = 4e-3
+    min_lr: float = 0.0
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.99)
     clip: float | None = 1.0
@@ -79,7 +82,7 @@ class TrainConfig:
     seed: int = 0
     carry_state: bool = True
     detach: bool = True
-    amp_dtype: str | None = None
+    amp_dtype: str | None = "auto"
 
     def __post_init__(self) -> None:
         def check(ok: bool, what: str, value: Any) -> None:
@@ -104,7 +107,8 @@ class TrainConfig:
     def tiny(cls, **overrides: Any) -> "TrainConfig":
         """A few fast steps on a small text: for tests and quick demos."""
         values: dict[str, Any] = dict(batch_size=4, bptt=16, lr=1e-2, min_lr=1e-3, warmup_steps=2,
-                                      max_steps=20, eval_every=10, eval_batches=4)
+                                      max_steps=20, eval_every=10, eval_batches=4,
+                                      amp_dtype=None)  # float32: tiny models gain nothing from bf16
         values.update(overrides)
         return cls(**values)
 
