@@ -225,6 +225,8 @@ def test_evaluate_lm_bad_input():
         evaluate_lm(model, torch.zeros(10))
     with pytest.raises(ValueError, match="expected at least 2"):
         evaluate_lm(model, torch.zeros(1, dtype=torch.long))
+    with pytest.raises(ValueError, match="bptt >= 1, got 16 and 0"):  # a sequence length of 0
+        evaluate_lm(model, repetitive_ids(50), bptt=0)
 
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("bptt", 0), ("lr", -1.0), ("clip", 0.0),
@@ -235,7 +237,8 @@ def test_config_rejects_bad_values(field, value):
 
 
 def test_batch_larger_than_data_is_rejected():
-    with pytest.raises(ValueError):
+    # 10 ids cannot fill 8 streams of at least 2 (input + next-token target) each
+    with pytest.raises(ValueError, match="too short for batch_size=8: expected at least 16 tokens .*got 10"):
         train_lm(RecordingLM(), repetitive_ids(10), None, TrainConfig.tiny(batch_size=8), progress=False)
 
 
