@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -29,10 +29,12 @@ from tqdm.auto import tqdm
 
 from lstm_course.cell import init_forget_bias
 from lstm_course.device import model_device
+from lstm_course.vocab import CharVocab
 
 PAD_ID, SOS_ID, EOS_ID = 0, 1, 2
 NUM_SPECIAL = 3
 IGNORE_INDEX = -100
+State = tuple[Tensor, Tensor]
 
 
 class Seq2Seq(nn.Module):
@@ -76,8 +78,16 @@ class Seq2Seq(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(H, tgt_vocab_size)
 
-    def encode(self, src: Tensor, src_lengths: Tensor):
-        """Run the encoder: returns (enc_out (B, S, H), mask (B, S) True at real positions, state)."""
+    def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, State]:
+        """Run the encoder over a padded batch.
+
+        Args:
+            src: (B, S) padded source ids.
+            src_lengths: (B,) true lengths, 1 <= length <= S, on any device.
+
+        Returns:
+            ``(enc_out (B, S, H), mask (B, S) True at real positions, (h_n, c_n) each (num_layers, B, H))``.
+        """
         if src.dim() != 2 or src.shape[1] == 0:
             raise ValueError(f"expected src of shape (B, S) with S >= 1, got {tuple(src.shape)}")
         B, S = src.shape
@@ -92,7 +102,7 @@ class Seq2Seq(nn.Module):
         mask = torch.arange(S, device=src.device)[None, :] < lengths.to(src.device)[:, None]  # (B, S)
         return enc_out, mask, state
 
-    def _decode(self, tgt_in: Tensor, state, enc_out: Tensor, mask: Tensor):
+    def _decode(self, tgt_in: Tensor, state: State, enc_out: Tensor, mask: Tensor) -> tuple[Tensor, State]:
         dec_out, state = self.decoder(self.drop(self.tgt_embed(tgt_in)), state)  # (B, T, H)
         if self.attention is None:
             return self.out(self.drop(dec_out)), state  # (B, T, V)
@@ -117,7 +127,15 @@ class Seq2Seq(nn.Module):
 
     @torch.no_grad()
     def greedy_decode(self, src: Tensor, src_lengths: Tensor, max_len: int) -> list[list[int]]:
-        """Most likely next id at every step, for the whole batch at once; stops at EOS or max_len."""
+        """Most likely next id at every step, for the whole batch at once; stops at EOS or ``max_len``.
+
+        Args:
+            src, src_lengths: as in :meth:`encode`.
+            max_len: most target ids to produce per example (>= 1).
+
+        Returns:
+            B lists of target ids, without SOS and EOS.
+        """
         _check_max_len(max_len)
         enc_out, mask, state = self.encode(src, src_lengths)
         B = enc_out.shape[0]
@@ -138,6 +156,14 @@ class Seq2Seq(nn.Module):
         """Beam search per example: keep the ``beam_size`` best partial targets by total log-probability;
         a hypothesis ending in EOS is finished; stop when no live hypothesis can beat the best finished
         one (log-probabilities only decrease) or at ``max_len``. beam_size=1 equals greedy decoding.
+
+        Args:
+            src, src_lengths: as in :meth:`encode`.
+            max_len: most target ids per hypothesis (>= 1).
+            beam_size: hypotheses kept per step (>= 1). Default: 5.
+
+        Returns:
+            B lists of target ids (the best hypothesis of each example), without SOS and EOS.
         """
         _check_max_len(max_len)
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
@@ -189,12 +215,12 @@ def _strip(ids: list[int], eos_id: int) -> list[int]:
 
 # --- data helpers: text pairs <-> padded id tensors --------------------------------------------
 
-def text_to_ids(text: str, vocab) -> list[int]:
+def text_to_ids(text: str, vocab: CharVocab) -> list[int]:
     """Model ids of ``text``: the vocabulary's ids shifted past the special ids."""
     return [i + NUM_SPECIAL for i in vocab.encode(text).tolist()]
 
 
-def ids_to_text(ids: Sequence[int], vocab) -> str:
+def ids_to_text(ids: Sequence[int], vocab: CharVocab) -> str:
     """Inverse of :func:`text_to_ids`; stops at EOS and skips PAD/SOS."""
     chars = []
     for i in ids:
@@ -206,8 +232,14 @@ def ids_to_text(ids: Sequence[int], vocab) -> str:
     return vocab.decode(chars)
 
 
-def make_batch(pairs: Sequence[tuple[str, str]], src_vocab, tgt_vocab, device=None):
+def make_batch(pairs: Sequence[tuple[str, str]], src_vocab: CharVocab, tgt_vocab: CharVocab,
+               device: Union[str, torch.device, None] = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Pad a list of (source, target) strings into tensors for :class:`Seq2Seq`.
+
+    Args:
+        pairs: B ``(source, target)`` strings; sources non-empty, targets may be empty.
+        src_vocab, tgt_vocab: character vocabularies (ids are shifted by ``NUM_SPECIAL``).
+        device: where ``src``, ``tgt_in`` and ``tgt_out`` go. Default: ``None`` (the CPU default).
 
     Returns:
         ``(src (B, S), src_lengths (B,), tgt_in (B, T), tgt_out (B, T))``: src padded with PAD;
@@ -232,7 +264,7 @@ def make_batch(pairs: Sequence[tuple[str, str]], src_vocab, tgt_vocab, device=No
     return src.to(device), lengths, tgt_in.to(device), tgt_out.to(device)
 
 
-def decode_texts(model: Seq2Seq, sources: Sequence[str], src_vocab, tgt_vocab, max_len: int,
+def decode_texts(model: Seq2Seq, sources: Sequence[str], src_vocab: CharVocab, tgt_vocab: CharVocab, max_len: int,
                  beam_size: int = 1, batch_size: int = 256) -> list[str]:
     """Translate strings: greedy (beam_size=1) or beam decoding, in batches, model in eval mode."""
     was_training = model.training
@@ -250,9 +282,12 @@ def decode_texts(model: Seq2Seq, sources: Sequence[str], src_vocab, tgt_vocab, m
         model.train(was_training)
 
 
-def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab, tgt_vocab,
+def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab: CharVocab, tgt_vocab: CharVocab,
                 beam_size: int = 1, max_len: Optional[int] = None) -> float:
-    """Fraction of pairs whose decoded output equals the target exactly."""
+    """Fraction of pairs whose decoded output equals the target exactly.
+
+    ``max_len`` defaults to the longest target + 2, so a model that never emits EOS is still cut off.
+    """
     if not pairs:
         raise ValueError("expected at least one pair, got none")
     max_len = max_len or max(len(t) for _, t in pairs) + 2
@@ -260,18 +295,31 @@ def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab, tgt
     return sum(p == t for p, (_, t) in zip(preds, pairs)) / len(pairs)
 
 
-def train_seq2seq(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab, tgt_vocab, steps: int = 1000,
+def train_seq2seq(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab: CharVocab, tgt_vocab: CharVocab,
+                  steps: int = 1000,
                   batch_size: int = 64, lr: float = 3e-3, clip: float = 1.0, seed: int = 0,
                   max_seconds: Optional[float] = None, progress: bool = True) -> list[float]:
     """Teacher-forced training on random mini-batches of ``pairs`` with Adam, gradient clipping and a
     cosine learning-rate decay from ``lr`` to 0 over ``steps`` (a constant rate left the final
     exact match jumping by several points between nearby steps).
 
-    Stops after ``steps`` updates or ``max_seconds`` of wall clock, whichever comes first.
-    Returns the training loss (nats per target token) of every step.
+    Args:
+        model, pairs, src_vocab, tgt_vocab: the model and its (source, target) training strings.
+        steps: optimisation steps (>= 1). Default: 1000.
+        batch_size: pairs per step, drawn with replacement. Default: 64.
+        lr: peak learning rate. Default: 3e-3.
+        clip: max global gradient norm. Default: 1.0.
+        seed: seed of the private generator that draws the batches. Default: 0.
+        max_seconds: wall-clock budget, ``None`` = none. Default: ``None``.
+        progress: show a tqdm bar. Default: ``True``.
+
+    Stops after ``steps`` updates or ``max_seconds`` of wall clock, whichever comes first; leaves the
+    model in eval mode. Returns the training loss (nats per target token) of every step.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"expected steps >= 1 and batch_size >= 1, got {steps} and {batch_size}")
+    if not pairs:
+        raise ValueError("expected at least one (source, target) pair to train on, got none")
     device = model_device(model)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -132,3 +132,7 @@ def test_bad_arguments():
         m(src, torch.tensor([3]), tgt_in)
     with pytest.raises(ValueError, match="tgt_in"):
         m(src, lengths, tgt_in[0])
+    with pytest.raises(ValueError, match=r"expected src of shape \(B, S\) with S >= 1, got \(1, 0\)"):
+        m(src[:, :0], torch.tensor([1]), tgt_in)  # a source of length 0
+    with pytest.raises(ValueError, match="expected at least one .* pair to train on, got none"):
+        train_seq2seq(m, [], VOCAB, VOCAB, steps=1, progress=False)
