@@ -150,7 +150,8 @@ class TokenVocab:
     """
 
     def __init__(self, tokens: Iterable[str], specials: Sequence[str] = ()) -> None:
-        itos = list(specials) + [t for t in tokens if t not in set(specials)]
+        special_set = set(specials)
+        itos = list(specials) + [t for t in tokens if t not in special_set]
         if len(set(itos)) != len(itos):
             raise ValueError("expected distinct tokens, got duplicates")
         if not itos:
@@ -188,20 +189,31 @@ class TokenVocab:
             return torch.tensor([self.stoi.get(t, self.unk_id) for t in tokens], dtype=torch.long)
         for k, t in enumerate(tokens):
             if t not in self.stoi:
-                raise ValueError(f"token {t!r} at position {k} is not in the vocabulary {self.itos[:8]}…")
+                raise ValueError(f"expected tokens from the vocabulary {self.itos[:8]}…, got {t!r} at position {k}")
         return torch.tensor([self.stoi[t] for t in tokens], dtype=torch.long)
 
     def decode(self, ids: Union[Sequence[int], Tensor]) -> list[str]:
-        """Ids → tokens."""
+        """Ids (T,) → T tokens. An id outside ``[0, len)`` (e.g. the -100 of padded tags) is a ``ValueError``."""
         if isinstance(ids, Tensor):
             ids = ids.reshape(-1).tolist()
-        return [self.itos[int(i)] for i in ids]
+        n = len(self.itos)
+        out = []
+        for k, i in enumerate(ids):
+            i = int(i)
+            if not 0 <= i < n:  # a negative id would otherwise index from the end, silently
+                raise ValueError(f"expected ids in [0, {n}), got {i} at position {k}")
+            out.append(self.itos[i])
+        return out
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable description, inverse of :meth:`from_dict`."""
         return {"type": "TokenVocab", "itos": list(self.itos)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TokenVocab":
+        """Rebuild a vocabulary saved with :meth:`to_dict` (specials are the first entries of ``itos``)."""
+        if not isinstance(d, dict) or "itos" not in d:
+            raise ValueError(f"expected a dict with key 'itos' (from TokenVocab.to_dict), got {d!r:.80}")
         return cls(d["itos"])
 
     def __eq__(self, other: object) -> bool:

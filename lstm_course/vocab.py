@@ -76,7 +76,7 @@ class CharVocab:
             if self.unk is None:
                 pos, ch = next((i, c) for i, c in enumerate(text) if c not in stoi)
                 raise ValueError(
-                    f"character {ch!r} at position {pos} is not in the vocabulary (V={len(self)}); "
+                    f"expected characters from the vocabulary (V={len(self)}), got {ch!r} at position {pos}; "
                     "build the vocabulary from this text or pass unk=... to map unknown characters"
                 ) from None
             unk_id = stoi[self.unk]
@@ -84,7 +84,11 @@ class CharVocab:
         return torch.tensor(ids, dtype=torch.long)  # (N,)
 
     def decode(self, ids: Union[Sequence[int], Tensor]) -> str:
-        """Decode ids (a sequence or a 0-d/1-d tensor on any device) back to a string."""
+        """Decode ids (a sequence, or a 0-d or (N,) tensor on any device) back to a string of N characters.
+
+        Raises:
+            ValueError: an id outside ``[0, V)`` (message gives the id and its position).
+        """
         if isinstance(ids, Tensor):
             if ids.dim() > 1:
                 raise ValueError(f"expected a 0-d or 1-d tensor of ids, got shape {tuple(ids.shape)}")

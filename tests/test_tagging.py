@@ -98,6 +98,10 @@ def test_token_vocab_words_and_tags():
     with pytest.raises(ValueError, match="'NOPE' at position 1"):
         tv.encode(["O", "NOPE"])
     assert TokenVocab.from_dict(wv.to_dict()) == wv
+    with pytest.raises(ValueError, match=r"expected ids in \[0, 6\), got -1 at position 1"):
+        tv.decode([0, -1])  # would otherwise wrap round to the last tag
+    with pytest.raises(ValueError, match="expected a dict with key 'itos'"):
+        TokenVocab.from_dict({"tokens": ["O"]})
 
 
 def test_encode_and_pad_batch_feed_pack_and_masked_loss():

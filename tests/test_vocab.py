@@ -27,7 +27,7 @@ def test_encode_decode_roundtrip_and_dtype():
 
 def test_unknown_char_error_names_char_and_position():
     v = CharVocab.from_text("abc")
-    with pytest.raises(ValueError, match=r"'z' at position 2"):
+    with pytest.raises(ValueError, match=r"expected characters from the vocabulary \(V=3\), got 'z' at position 2"):
         v.encode("abz")
 
 
