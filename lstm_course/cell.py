@@ -44,6 +44,17 @@ def _check_weights(W_ih: Tensor, W_hh: Tensor, b_ih: Optional[Tensor], b_hh: Opt
     return W_ih.shape[1], H
 
 
+def _initial_state(x: Tensor, state: Optional[State], B: int, H: int, names: tuple[str, str]) -> State:
+    """``state`` checked to be two (B, H) tensors, or zeros like ``x`` when it is ``None``."""
+    if state is None:
+        return x.new_zeros(B, H), x.new_zeros(B, H)
+    h, c = state
+    for name, t in zip(names, (h, c)):
+        if tuple(t.shape) != (B, H):
+            raise ValueError(f"expected {name} of shape (B, H) = ({B}, {H}), got {tuple(t.shape)}")
+    return h, c
+
+
 def _cell(x: Tensor, h: Tensor, c: Tensor, W_ih: Tensor, W_hh: Tensor,
           b_ih: Optional[Tensor], b_hh: Optional[Tensor]) -> State:
     # Unchecked step, shared by lstm_cell and lstm_layer (which validates once, not T times).
@@ -76,15 +87,7 @@ def lstm_cell(x: Tensor, state: Optional[State], W_ih: Tensor, W_hh: Tensor,
     I, H = _check_weights(W_ih, W_hh, b_ih, b_hh)
     if x.dim() != 2 or x.shape[1] != I:
         raise ValueError(f"expected x of shape (B, I) = (B, {I}), got {tuple(x.shape)}")
-    B = x.shape[0]
-    if state is None:
-        h = x.new_zeros(B, H)
-        c = x.new_zeros(B, H)
-    else:
-        h, c = state
-        for name, t in (("h", h), ("c", c)):
-            if tuple(t.shape) != (B, H):
-                raise ValueError(f"expected {name} of shape (B, H) = ({B}, {H}), got {tuple(t.shape)}")
+    h, c = _initial_state(x, state, x.shape[0], H, ("h", "c"))  # each (B, H)
     return _cell(x, h, c, W_ih, W_hh, b_ih, b_hh)
 
 
@@ -107,13 +110,7 @@ def lstm_layer(x: Tensor, state: Optional[State], W_ih: Tensor, W_hh: Tensor,
     T, B, _ = x.shape
     if T == 0:
         raise ValueError("expected at least one time step, got T = 0")
-    if state is None:
-        h, c = x.new_zeros(B, H), x.new_zeros(B, H)
-    else:
-        h, c = state
-        for name, t in (("h_0", h), ("c_0", c)):
-            if tuple(t.shape) != (B, H):
-                raise ValueError(f"expected {name} of shape (B, H) = ({B}, {H}), got {tuple(t.shape)}")
+    h, c = _initial_state(x, state, B, H, ("h_0", "c_0"))  # each (B, H)
     outputs = []
     for t in range(T):
         h, c = _cell(x[t], h, c, W_ih, W_hh, b_ih, b_hh)
@@ -171,7 +168,7 @@ class HandLSTM(nn.Module):
     _layer: Callable = staticmethod(lstm_layer)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, batch_first: bool = False,
-                 device=None, dtype=None) -> None:
+                 device: Optional[torch.device | str] = None, dtype: Optional[torch.dtype] = None) -> None:
         super().__init__()
         if input_size < 1 or hidden_size < 1:
             raise ValueError(f"expected input_size and hidden_size >= 1, got {input_size} and {hidden_size}")
@@ -189,6 +186,7 @@ class HandLSTM(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw every parameter from uniform(-1/sqrt(H), 1/sqrt(H)), as ``nn.LSTM`` does."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
@@ -259,9 +257,8 @@ def scripted_lstm_layer(x: Tensor, state: Optional[State], W_ih: Tensor, W_hh: T
         raise ValueError(f"expected x of shape (T, B, I) = (T, B, {I}), got {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError("expected at least one time step, got T = 0")
-    B = x.shape[1]
-    h, c = (x.new_zeros(B, H), x.new_zeros(B, H)) if state is None else state
-    out, h, c = _scripted_fn()(x, h, c, W_ih, W_hh, b_ih, b_hh)
+    h, c = _initial_state(x, state, x.shape[1], H, ("h_0", "c_0"))  # each (B, H)
+    out, h, c = _scripted_fn()(x, h, c, W_ih, W_hh, b_ih, b_hh)  # (T, B, H)
     return out, (h, c)
 
 

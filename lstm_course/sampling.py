@@ -10,13 +10,14 @@ Legend: B batch, P prompt length, V vocabulary size.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lstm_course.device import model_device
+from lstm_course.vocab import CharVocab
 
 Prompt = Union[Sequence[int], Tensor]
 
@@ -141,12 +142,12 @@ def generate(model: nn.Module, prompt: Prompt, length: int, temperature: float =
         model.train(was_training)
 
 
-def generate_text(model: nn.Module, vocab, prompt: str, length: int, **sampling_kwargs) -> str:
+def generate_text(model: nn.Module, vocab: CharVocab, prompt: str, length: int, **sampling_kwargs: Any) -> str:
     """:func:`generate` for text: encode ``prompt`` with ``vocab``, return only the new text.
 
     Args:
         model: a character language model (see :func:`generate`).
-        vocab: anything with ``encode(str) -> ids`` and ``decode(ids) -> str``, e.g. ``CharVocab``.
+        vocab: a ``CharVocab``, or anything with ``encode(str) -> ids`` and ``decode(ids) -> str``.
         prompt: non-empty start text; every character must be in the vocabulary.
         length: number of new characters.
         **sampling_kwargs: ``temperature``, ``top_k``, ``top_p``, ``generator``.
@@ -156,7 +157,7 @@ def generate_text(model: nn.Module, vocab, prompt: str, length: int, **sampling_
     return vocab.decode(generate(model, vocab.encode(prompt), length, **sampling_kwargs))
 
 
-def _reorder_state(state, index: Tensor):
+def _reorder_state(state: Any, index: Tensor) -> Any:
     # nn.LSTM state tensors are (num_layers, B, H): the beam/batch dimension is 1.
     if state is None:
         return None

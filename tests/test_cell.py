@@ -21,12 +21,12 @@ def layer_weights(lstm, k=0):
 
 
 def test_cell_hand_computable_case():
-    # I = H = 1, all weights zero and biases chosen so every gate is known: i = f = o = sigmoid(0) = 0.5, g = 0.
+    # I = H = 1, all weights zero and no biases, so every gate is known: i = f = o = sigmoid(0) = 0.5, g = tanh(0) = 0.
     z = torch.zeros(4, 1, dtype=torch.float64)
     h, c = lstm_cell(torch.ones(1, 1, dtype=torch.float64), (torch.zeros(1, 1, dtype=torch.float64),
                      torch.full((1, 1), 2.0, dtype=torch.float64)), z, z, None, None)
     assert c.item() == pytest.approx(0.5 * 2.0)  # f * c_prev + i * g
-    assert h.item() == pytest.approx(0.5 * math.tanh(1.0))
+    assert h.item() == pytest.approx(0.5 * math.tanh(1.0))  # o * tanh(c)
 
 
 def test_cell_matches_lstmcell_values_and_grads():
@@ -154,6 +154,8 @@ def test_scripted_matches_eager():
     g_ref = torch.autograd.grad(out_ref.sum(), (x, ref.weight_hh_l0))
     for a, b in zip(g, g_ref):
         torch.testing.assert_close(a, b, **TOL)
+    with pytest.raises(ValueError, match=r"expected h_0 of shape \(B, H\)"):
+        scripted_lstm_layer(x, (torch.zeros(B + 1, H), torch.zeros(B, H)), *layer_weights(ref))
     mod = ScriptedLSTM(I, H, batch_first=True, dtype=torch.float64)
     hand = HandLSTM(I, H, batch_first=True, dtype=torch.float64)
     hand.load_state_dict(mod.state_dict())
