@@ -2,8 +2,9 @@
 
 Small modules named for what they hold (see DESIGN.md for the symbol legend B, T, I, H, V):
 ``device``, ``vocab``, ``corpus``, ``data``, ``tagging``, ``dates``, ``cell``, ``models``,
-``seq2seq``, ``training``, ``checkpoint``, ``sampling``, ``metrics``, ``viz``, ``cli``.
-Import the module you need, e.g. ``from lstm_course.models import CharLM``.
+``seq2seq``, ``training``, ``checkpoint``, ``sampling``, ``metrics``, ``viz``, ``cli``, ``notebook``;
+for instructors, ``grading`` and ``grading_kernel`` (nbgrader autograding). Import the module you
+need, e.g. ``from lstm_course.models import CharLM``.
 """
 
 __version__ = "0.1.0"

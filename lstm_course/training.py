@@ -113,6 +113,7 @@ class TrainConfig:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for logs and JSON)."""
         return asdict(self)
 
 
@@ -139,6 +140,7 @@ class History:
         return min(self.val_loss) if self.val_loss else None
 
     def to_dict(self) -> dict[str, list]:
+        """The lists as a plain dict (what checkpoints and benchmark JSON store)."""
         return asdict(self)
 
 
