@@ -29,6 +29,8 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
+from lstm_course.vocab import ids_in_range
+
 Tagged = tuple[list[str], list[str]]
 
 #: Tag set of :func:`punctuation_dataset`, in id order for :meth:`TokenVocab.for_tags`.
@@ -194,16 +196,7 @@ class TokenVocab:
 
     def decode(self, ids: Union[Sequence[int], Tensor]) -> list[str]:
         """Ids (T,) → T tokens. An id outside ``[0, len)`` (e.g. the -100 of padded tags) is a ``ValueError``."""
-        if isinstance(ids, Tensor):
-            ids = ids.reshape(-1).tolist()
-        n = len(self.itos)
-        out = []
-        for k, i in enumerate(ids):
-            i = int(i)
-            if not 0 <= i < n:  # a negative id would otherwise index from the end, silently
-                raise ValueError(f"expected ids in [0, {n}), got {i} at position {k}")
-            out.append(self.itos[i])
-        return out
+        return [self.itos[i] for i in ids_in_range(ids, len(self.itos))]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description, inverse of :meth:`from_dict`."""

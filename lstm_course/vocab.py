@@ -12,6 +12,22 @@ import torch
 from torch import Tensor
 
 
+def ids_in_range(ids: Union[Sequence[int], Tensor], V: int) -> list[int]:
+    """``ids`` (a sequence or a tensor of any shape, flattened) as ints, each checked to lie in ``[0, V)``.
+
+    A negative id would otherwise index ``itos`` from the end and decode silently to the wrong symbol.
+    """
+    if isinstance(ids, Tensor):
+        ids = ids.reshape(-1).tolist()
+    out = []
+    for k, i in enumerate(ids):
+        i = int(i)
+        if not 0 <= i < V:
+            raise ValueError(f"expected ids in [0, {V}), got {i} at position {k}")
+        out.append(i)
+    return out
+
+
 class CharVocab:
     """A character-level vocabulary.
 
@@ -89,18 +105,9 @@ class CharVocab:
         Raises:
             ValueError: an id outside ``[0, V)`` (message gives the id and its position).
         """
-        if isinstance(ids, Tensor):
-            if ids.dim() > 1:
-                raise ValueError(f"expected a 0-d or 1-d tensor of ids, got shape {tuple(ids.shape)}")
-            ids = ids.reshape(-1).tolist()
-        V = len(self.itos)
-        out = []
-        for k, i in enumerate(ids):
-            i = int(i)
-            if not 0 <= i < V:
-                raise ValueError(f"expected ids in [0, {V}), got {i} at position {k}")
-            out.append(self.itos[i])
-        return "".join(out)
+        if isinstance(ids, Tensor) and ids.dim() > 1:
+            raise ValueError(f"expected a 0-d or 1-d tensor of ids, got shape {tuple(ids.shape)}")
+        return "".join(self.itos[i] for i in ids_in_range(ids, len(self.itos)))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description, inverse of :meth:`from_dict`."""
