@@ -158,6 +158,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {str(path)!r}")
+    # the CPU is the one device every machine has, so a checkpoint trained on a GPU opens on a laptop
     device = torch.device(map_location) if map_location is not None else torch.device("cpu")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
