@@ -3,7 +3,8 @@
     python benchmarks/cell.py [--batch 32] [--steps 128] [--hidden 256] [--repeats 5] [--threads N] [--json OUT]
 
 Each implementation runs one layer over x of shape (T, B, I=H) from a zero state, then backward from
-the sum of the outputs, ``--repeats`` times after one warm-up; the table gives the median time and
+the sum of the outputs, ``--repeats`` times after ``--warmup`` untimed calls, the implementations taking
+turns (round-robin, so a burst of load on a shared machine hits all of them alike); the table gives the median time and
 characters (time steps x batch) per second, and the ratio to ``nn.LSTM`` (the fused library kernel:
 oneDNN on a CPU, cuDNN on a GPU). Implementations:
 
@@ -34,19 +35,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_fwd_bwd(fn: Callable[[Tensor], Tensor], x: Tensor, params: list[Tensor], repeats: int) -> float:
-    """Median seconds of forward + backward of ``fn(x)``, after one untimed warm-up call."""
+def time_fwd_bwd(fn: Callable[[Tensor], Tensor], x: Tensor, params: list[Tensor], repeats: int,
+                 warmup: int = 3) -> float:
+    """Median seconds of forward + backward of ``fn(x)``, after ``warmup`` untimed calls.
+
+    TorchScript's profiling executor specialises the graph during its first calls (the first two
+    are several times slower), so one warm-up call is not enough for a fair comparison.
+    """
     times = []
-    for i in range(repeats + 1):
+    for i in range(warmup + repeats):
         for p in params:
             p.grad = None
         _sync(x.device)
         t0 = time.perf_counter()
         fn(x).sum().backward()
         _sync(x.device)
-        if i > 0:
+        if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times) if times else 0.0
 
 
 def build(T: int, B: int, H: int, device: torch.device) -> tuple[Tensor, dict[str, tuple[Callable, list[Tensor]]]]:
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--steps", type=int, default=128, help="T, time steps (default 128)")
     p.add_argument("--hidden", type=int, default=256, help="H = I (default 256)")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions per implementation (default 5)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--device", default=None, help="device (default: lstm_course.device.get_device())")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
@@ -94,7 +101,13 @@ def main(argv: list[str] | None = None) -> dict:
     device = get_device(args.device)
     T, B, H = args.steps, args.batch, args.hidden
     x, impls = build(T, B, H, device)
-    seconds = {name: time_fwd_bwd(fn, x, params, args.repeats) for name, (fn, params) in impls.items()}
+    for fn, params in impls.values():
+        time_fwd_bwd(fn, x, params, repeats=0, warmup=args.warmup)
+    rounds: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(args.repeats):
+        for name, (fn, params) in impls.items():
+            rounds[name].append(time_fwd_bwd(fn, x, params, repeats=1, warmup=0))
+    seconds = {name: statistics.median(ts) for name, ts in rounds.items()}
     ref = seconds["nn.LSTM"]
     kernel = {"cuda": "cuDNN", "cpu": "oneDNN/aten"}.get(device.type, device.type)
     rows, results = [], []
@@ -103,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         cps = T * B / s
         rows.append([label, s * 1e3, round(cps), s / ref])
         results.append({"implementation": name, "seconds": s, "chars_per_s": cps, "time_vs_nn_lstm": s / ref})
-    record = {"benchmark": "cell", "B": B, "T": T, "H": H, "repeats": args.repeats,
+    record = {"benchmark": "cell", "B": B, "T": T, "H": H, "repeats": args.repeats, "warmup": args.warmup,
               **conditions(device), "results": results}
     print(f"LSTM layer forward+backward, B={B} T={T} I=H={H}, device={device}, threads={record['threads']}")
     print_table(["implementation", "ms", "chars/s", "time / nn.LSTM"], rows)
