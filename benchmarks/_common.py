@@ -88,6 +88,7 @@ def write_json(path: str | os.PathLike | None, record: dict[str, Any]) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=2)
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be read and committed
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
