@@ -118,6 +118,9 @@ def gates_class() -> list[Sub]:
             score=without("lstm_layer"), output="SyntaxError"),
         Sub("raising-cell", a, answers={"lstm_layer": before_def("raise RuntimeError('not finished')")},
             score=without("lstm_layer"), output="not finished"),
+        # lstm_cell never defined: lstm_layer's tests swap in a reference cell, so its points stay
+        Sub("raising-first-cell", a, answers={"lstm_cell": before_def("raise RuntimeError('not finished')")},
+            score=without("lstm_cell"), output="not finished"),
         Sub("infinite-loop", a, answers={"init_forget_bias": before_def("while True:\n    pass")},
             score=without("init_forget_bias"), output="KeyboardInterrupt"),
         Sub("sleeps", a, answers={"lstm_layer": before_def("import time\ntime.sleep(10**6)")},
