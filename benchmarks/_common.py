@@ -35,6 +35,22 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# the instruction sets that decide how fast bf16 and float32 LSTM kernels run on a CPU
+_SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """Which of the speed-relevant CPU features (AVX2, AVX-512, AVX-512 BF16, AMX) this CPU reports (Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in _SPEED_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` intra-op threads (``None`` = leave torch's choice); return the number in use."""
     if threads is not None:
@@ -49,6 +65,7 @@ def conditions(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": cpu_name(),
+        "cpu_flags": cpu_flags(),
         "logical_cpus": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -1,6 +1,6 @@
 """Character LM quality within a wall-clock budget: the package's default model and training settings.
 
-    python benchmarks/charlm.py --text PATH --seconds S [--threads N] [--device D] [--json OUT]
+    python benchmarks/charlm.py --text PATH --seconds S [--threads N] [--device D] [--json OUT] [--save MODEL.pt]
 
 Trains ``CharLM(CharLMConfig.shakespeare(V))`` with ``train_lm`` and the default ``TrainConfig``
 (only ``max_seconds`` is set, to S) on the first 90% of the text for S seconds of wall time, then
@@ -26,7 +26,7 @@ import torch
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _common import conditions, print_table, set_threads, write_json
 from lstm_course.models import CharLM, CharLMConfig
-from lstm_course.training import TrainConfig, evaluate_lm, train_lm
+from lstm_course.training import TrainConfig, evaluate_lm, resolve_amp_dtype, train_lm
 from lstm_course.vocab import CharVocab
 
 
@@ -50,6 +50,13 @@ def _override(obj: Any, assignments: list[str], flag: str, parser: argparse.Argu
         parser.error(f"{flag}: {err}")
 
 
+def _curve(history: Any, points: int = 200) -> dict[str, list]:
+    """At most ``points`` evenly spaced entries of the training history (step, seconds, loss, lr), for plots."""
+    n = len(history.step)
+    keep = sorted({round(i * (n - 1) / max(1, points - 1)) for i in range(min(n, points))}) if n else []
+    return {name: [getattr(history, name)[i] for i in keep] for name in ("step", "seconds", "train_loss", "lr")}
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="override a TrainConfig field of the default (repeatable)")
     p.add_argument("--progress", action="store_true", help="show the training progress bar")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.add_argument("--save", default=None, metavar="PATH",
+                   help="also save the trained model (lstm_course.checkpoint format) to PATH, e.g. to sample from it")
     args = p.parse_args(argv)
     if not args.seconds > 0:
         p.error(f"expected --seconds > 0, got {args.seconds}")
@@ -111,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
         "chars_trained": chars, "epochs": chars / len(train_ids), "chars_per_second": chars / train_seconds,
         "train_loss_last50": sum(last) / len(last), "eval_seconds": eval_seconds,
         "val_nats_per_char": val, "val_bits_per_char": val / math.log(2),
+        "amp_dtype_used": resolve_amp_dtype(train_cfg.amp_dtype, device) or "float32",
+        "curve": _curve(history),
     }
     m, t = model_cfg, train_cfg
     print(f"CharLM {m.num_layers}x{m.hidden_size} (E={m.embed_dim}, dropout={m.dropout}, {record['parameters']:,} "
@@ -124,6 +135,12 @@ def main(argv: list[str] | None = None) -> dict:
         ["evaluation time (s, not in budget)", eval_seconds],
     ])
     write_json(args.json, record)
+    if args.save is not None:
+        from lstm_course.checkpoint import save_checkpoint
+        saved = save_checkpoint(args.save, model, vocab, model_cfg,
+                                extra={"train_config": train_cfg, "history": history.to_dict(),
+                                       "val_nats_per_char": val, "text": str(path), "val_frac": args.val_frac})
+        print(f"saved the model to {saved}")
     print(f"val_nats_per_char={val:.4f} val_bits_per_char={val / math.log(2):.4f}")
     return record
 

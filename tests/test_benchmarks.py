@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from lstm_course.checkpoint import load_checkpoint
+from lstm_course.training import evaluate_lm
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 CONDITIONS = {"date", "machine", "threads", "torch", "device"}
@@ -33,6 +36,68 @@ def test_help(script: str) -> None:
     assert "usage:" in out and "--json" in out
 
 
+# ------------------------------------------------------------ report.py (what the Speed chapter shows)
+
+def _conditions(date: str) -> dict:
+    return {"date": date, "machine": "Test CPU 9000", "cpu_flags": ["avx2", "avx512_bf16"], "logical_cpus": 2,
+            "threads": 2, "torch": "2.13.0+cpu", "device": "cpu", "load_average": [0.5, 0.25, 0.125]}
+
+
+def test_report_shows_every_recorded_figure_with_its_conditions(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import load_results, results_markdown
+    finally:
+        sys.path.remove(str(BENCH))
+    records = {
+        "charlm.json": {"benchmark": "charlm", "text": "/x/tiny.txt", "budget_seconds": 180.0, "steps": 777,
+                        "parameters": 3322497, "chars_per_second": 21234.6, "epochs": 3.25,
+                        "train_loss_last50": 1.6125, "val_nats_per_char": 1.6789, "val_bits_per_char": 2.4221,
+                        "amp_dtype_used": "bfloat16", "model_config": {"num_layers": 2, "hidden_size": 512,
+                        "embed_dim": 64, "dropout": 0.0}, "train_config": {"batch_size": 64, "bptt": 64,
+                        "lr": 0.004, "amp_dtype": "auto"}, **_conditions("2026-01-01T00:00:00+00:00")},
+        "cell.json": {"benchmark": "cell", "B": 32, "T": 128, "H": 256, "results": [
+            {"implementation": "hand (python loop)", "seconds": 0.0987, "chars_per_s": 41500.0, "time_vs_nn_lstm": 1.625},
+            {"implementation": "nn.LSTM", "seconds": 0.0607, "chars_per_s": 67500.0, "time_vs_nn_lstm": 1.0}],
+            **_conditions("2026-01-02T00:00:00+00:00")},
+        "generation.json": {"benchmark": "generation", "layers": 2, "hidden": 512, "results": [
+            {"method": "carried state", "length": 500, "seconds": 0.5},
+            {"method": "carried state", "length": 2000, "seconds": 2.25},
+            {"method": "re-feed prefix", "length": 500, "seconds": 12.5},
+            {"method": "re-feed prefix", "length": 2000, "seconds": 175.0}], **_conditions("2026-01-03T00:00:00+00:00")},
+        "book_build.json": {"benchmark": "book_build", "chapters": {"01_why_gates": 41.5}, "chapters_total_seconds": 41.5,
+                            "clean_build_wall_seconds": 63.25, "cached_build_wall_seconds": 9.75,
+                            **_conditions("2026-01-04T00:00:00+00:00")},
+    }
+    for name, rec in records.items():
+        (tmp_path / name).write_text(json.dumps(rec))
+    (tmp_path / "broken.json").write_text("{not json")
+    text = results_markdown(tmp_path)
+    for expected in ["1.679", "2.422", "777", "21,235", "3,322,497", "2 x 512 LSTM", "B=64 streams x T=64",
+                     "autocast bfloat16", "tiny.txt",
+                     "| hand (python loop) | 98.7 | 41,500 | 1.625 |", "| nn.LSTM | 60.7 | 67,500 | 1 |",
+                     "| carried state | 0.5 | 2.25 | 4.5 |", "| re-feed prefix | 12.5 | 175 | 14 |",
+                     "time for 4x the length", "| 01_why_gates | 41.5 |", "63.25", "9.75"]:
+        assert expected in text, expected
+    # every record names the conditions it was measured under
+    for date in ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"):
+        assert f"Measured {date}" in text
+    assert text.count("Test CPU 9000 (2 logical CPUs, avx2 avx512_bf16), device cpu, 2 torch threads, "
+                      "torch 2.13.0+cpu, load average 0.5 / 0.25 / 0.125") == 4
+    # a broken file is named, not silently dropped, and does not hide the others
+    assert "**broken.json**: unreadable" in text
+    assert [name for name, _ in load_results(tmp_path)] == sorted([*records, "broken.json"])
+    assert "No recorded benchmark results" in results_markdown(tmp_path / "missing")
+
+
+def test_report_command_prints_the_records_and_rejects_a_missing_folder(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text(json.dumps({"benchmark": "new-kind", **_conditions("2026-02-02T00:00:00+00:00")}))
+    out = run("report.py", "--results", str(tmp_path)).stdout
+    assert "**x.json** (new-kind). (no summary for benchmark kind 'new-kind')" in out and "Measured 2026-02-02" in out
+    bad = run("report.py", "--results", str(tmp_path / "nope"), check=False)
+    assert bad.returncode == 2 and "expected --results to be a folder" in bad.stderr
+
+
 @pytest.fixture
 def small_text(tmp_path: Path) -> Path:
     # a made-up play, long enough for a few batches; 10% of it is the validation part
@@ -47,7 +112,8 @@ def test_charlm_trains_briefly_and_reports_held_out_loss(small_text: Path, tmp_p
     out_json = tmp_path / "charlm.json"
     proc = run("charlm.py", "--text", str(small_text), "--seconds", "2", "--threads", "1",
                "--model-set", "hidden_size=16", "--model-set", "num_layers=1", "--model-set", "embed_dim=8",
-               "--train-set", "batch_size=4", "--train-set", "bptt=16", "--json", str(out_json))
+               "--train-set", "batch_size=4", "--train-set", "bptt=16", "--train-set", "amp_dtype=None",
+               "--json", str(out_json), "--save", str(tmp_path / "model.pt"))
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("val_nats_per_char=")
     printed = float(last.split()[0].split("=")[1])
@@ -61,6 +127,17 @@ def test_charlm_trains_briefly_and_reports_held_out_loss(small_text: Path, tmp_p
     # held-out split: the last 10% of the characters
     assert rec["val_chars"] == rec["text_chars"] - int(rec["text_chars"] * 0.9)
     assert rec["model_config"]["hidden_size"] == 16 and rec["train_config"]["max_seconds"] == 2
+    assert rec["amp_dtype_used"] == "float32"  # the override below is kept, and the JSON says what ran
+    # the training curve for the Speed chapter's plot: at most 200 points, in step order, ending at the last step
+    curve = rec["curve"]
+    assert 1 <= len(curve["step"]) <= 200 and curve["step"][-1] == rec["steps"]
+    assert curve["step"] == sorted(set(curve["step"])) and curve["seconds"] == sorted(curve["seconds"])
+    assert len(curve["train_loss"]) == len(curve["lr"]) == len(curve["step"])
+    # --save keeps the trained model: reloaded, it scores the same held-out text the same
+    model, vocab, config, extra = load_checkpoint(tmp_path / "model.pt")
+    ids = vocab.encode(small_text.read_text(encoding="utf-8"))
+    assert config.hidden_size == 16 and extra["train_config"].bptt == 16
+    assert evaluate_lm(model, ids[int(len(ids) * 0.9):]) == pytest.approx(rec["val_nats_per_char"], abs=1e-5)
 
 
 def test_charlm_rejects_bad_input(tmp_path: Path, small_text: Path) -> None:
