@@ -43,8 +43,8 @@ class TrainConfig:
 
     Args:
         batch_size: B, number of parallel TBPTT streams. Default: 64.
-        bptt: T, time steps per chunk (backprop stops at chunk boundaries). Default: 64.
-        lr: peak learning rate of AdamW. Default: 6e-3.
+        bptt: T, time steps per chunk (backprop stops at chunk boundaries). Default: 32.
+        lr: peak learning rate of AdamW. Default: 5e-3.
         min_lr: learning rate at the end of the cosine decay. Default: 0.0 (the decay ends exactly when the
             step or time budget does, so the last steps average the weights down instead of stopping at a high lr).
         weight_decay: AdamW decoupled weight decay, applied to matrices only (not biases). Default: 0.01.
@@ -66,10 +66,10 @@ class TrainConfig:
             (about 3x the training throughput of float32 for the default CharLM on an AMX CPU, benchmarks/README.md).
     """
 
-    # defaults chosen with benchmarks/charlm.py (2x256 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
+    # defaults chosen with benchmarks/charlm.py (2x384 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
     batch_size: int = 64
-    bptt: int = 64
-    lr: float = 6e-3
+    bptt: int = 32
+    lr: float = 5e-3
     min_lr: float = 0.0
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.99)
