@@ -42,7 +42,7 @@ class TrainConfig:
     """Hyper-parameters of :func:`train_lm` (defaults = the course's CPU run; presets below).
 
     Args:
-        batch_size: B, number of parallel TBPTT streams. Default: 64.
+        batch_size: B, number of parallel TBPTT streams. Default: 32.
         bptt: T, time steps per chunk (backprop stops at chunk boundaries). Default: 32.
         lr: peak learning rate of AdamW. Default: 5e-3.
         min_lr: learning rate at the end of the cosine decay. Default: 0.0 (the decay ends exactly when the
@@ -66,8 +66,8 @@ class TrainConfig:
             (about 3x the training throughput of float32 for the default CharLM on an AMX CPU, benchmarks/README.md).
     """
 
-    # defaults chosen with benchmarks/charlm.py (2x384 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
-    batch_size: int = 64
+    # defaults chosen with benchmarks/charlm.py (1x640 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
+    batch_size: int = 32
     bptt: int = 32
     lr: float = 5e-3
     min_lr: float = 0.0
