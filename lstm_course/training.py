@@ -44,10 +44,10 @@ class TrainConfig:
     Args:
         batch_size: B, number of parallel TBPTT streams. Default: 32.
         bptt: T, time steps per chunk (backprop stops at chunk boundaries). Default: 32.
-        lr: peak learning rate of AdamW. Default: 5e-3.
+        lr: peak learning rate of AdamW. Default: 7e-3.
         min_lr: learning rate at the end of the cosine decay. Default: 0.0 (the decay ends exactly when the
             step or time budget does, so the last steps average the weights down instead of stopping at a high lr).
-        weight_decay: AdamW decoupled weight decay, applied to matrices only (not biases). Default: 0.01.
+        weight_decay: AdamW decoupled weight decay, applied to matrices only (not biases). Default: 0.1.
         betas: AdamW betas. Default: (0.9, 0.99).
         clip: max global gradient L2 norm, ``None`` = no clipping (the norm is still recorded). Default: 1.0.
         warmup_steps: linear warm-up from ``lr / warmup_steps`` to ``lr``. Default: 50.
@@ -63,15 +63,15 @@ class TrainConfig:
         amp_dtype: ``"bfloat16"`` runs forward passes under ``torch.autocast`` with that dtype on the model's
             device type (fast on CPUs with AMX-bf16 and on recent GPUs); ``None`` = full float32; ``"auto"`` =
             bfloat16 where the device computes it natively, else float32 (:func:`resolve_amp_dtype`). Default: ``"auto"``
-            (about 3x the training throughput of float32 for the default CharLM on an AMX CPU, benchmarks/README.md).
+            (2.5-3.4x the training throughput of float32 for 1- and 2-layer CharLMs on an AMX CPU, benchmarks/README.md).
     """
 
-    # defaults chosen with benchmarks/charlm.py (1x640 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
+    # defaults chosen with benchmarks/charlm.py (1x384 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md)
     batch_size: int = 32
     bptt: int = 32
-    lr: float = 5e-3
+    lr: float = 7e-3
     min_lr: float = 0.0
-    weight_decay: float = 0.01
+    weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.99)
     clip: float | None = 1.0
     warmup_steps: int = 50
