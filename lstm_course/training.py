@@ -186,15 +186,21 @@ def resolve_amp_dtype(amp_dtype: str | None, device: torch.device | str) -> str 
     device = torch.device(device)
     if device.type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else None
-    if device.type == "cpu":
-        # private helpers (torch >= 2.3); an older torch just keeps float32
-        native = [getattr(torch.cpu, name, lambda: False) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-        return "bfloat16" if any(f() for f in native) else None
-    return None
+    return "bfloat16" if device.type == "cpu" and _cpu_has_bf16() else None
+
+
+def _cpu_has_bf16() -> bool:
+    # private helpers (torch >= 2.3); an older torch just keeps float32
+    native = [getattr(torch.cpu, name, lambda: False) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(f() for f in native)
 
 
 def _autocast(device: torch.device, amp_dtype: str | None):
     amp_dtype = resolve_amp_dtype(amp_dtype, device)
+    if amp_dtype == "bfloat16" and device.type == "cpu" and not _cpu_has_bf16():
+        # oneDNN cannot build a bf16 nn.LSTM there: say so instead of its "could not create a primitive descriptor"
+        raise ValueError("amp_dtype='bfloat16': expected a CPU with AMX or AVX-512 BF16, got one with neither; "
+                         "use amp_dtype='auto' (float32 on this CPU) or None")
     if amp_dtype is None:
         return torch.autocast(device_type=device.type, enabled=False)
     return torch.autocast(device_type=device.type, dtype=_AMP_DTYPES[amp_dtype])

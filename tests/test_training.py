@@ -243,9 +243,15 @@ def test_batch_larger_than_data_is_rejected():
 
 
 def test_bfloat16_autocast_is_used_when_asked():
+    from lstm_course.training import resolve_amp_dtype
+
     model = RecordingLM()
-    hist = train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, amp_dtype="bfloat16"),
-                    progress=False)
+    config = TrainConfig.tiny(bptt=10, max_steps=3, amp_dtype="bfloat16")
+    if resolve_amp_dtype("auto", "cpu") is None:  # this CPU has no bf16 units: the clear refusal instead
+        with pytest.raises(ValueError, match="expected a CPU with AMX or AVX-512 BF16"):
+            train_lm(model, repetitive_ids(400), None, config, progress=False)
+        return
+    hist = train_lm(model, repetitive_ids(400), None, config, progress=False)
     assert {c["logits_dtype"] for c in model.calls} == {torch.bfloat16}
     assert all(math.isfinite(v) for v in hist.train_loss)
     assert next(model.parameters()).dtype == torch.float32  # weights stay float32
@@ -283,6 +289,22 @@ def test_ctrl_c_ends_training_early_and_keeps_what_was_measured(capsys):
     assert hist.step == [1, 2, 3] and len(hist.train_loss) == 3
     captured = capsys.readouterr()
     assert "interrupted after 3 steps" in captured.out + captured.err
+
+
+def test_bfloat16_on_a_cpu_without_bf16_units_is_refused_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    model = RecordingLM()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"amp_dtype='bfloat16': expected a CPU with AMX or AVX-512 BF16.*'auto'"):
+        train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, amp_dtype="bfloat16"),
+                 progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no step was taken
+    with pytest.raises(ValueError, match="expected a CPU with AMX or AVX-512 BF16"):
+        evaluate_lm(model, repetitive_ids(100), amp_dtype="bfloat16")
+    hist = train_lm(model, repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=3, amp_dtype="auto"),
+                    progress=False)  # "auto" trains in float32 there
+    assert {c["logits_dtype"] for c in model.calls} == {torch.float32} and len(hist.step) == 3
 
 
 def test_amp_auto_picks_bf16_only_where_the_hardware_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
