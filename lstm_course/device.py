@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from typing import Optional, Union
+from contextlib import contextmanager
+from typing import Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -84,3 +85,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA/MPS device's default generator
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+@contextmanager
+def step_by_step_kernels(device: Union[str, torch.device]) -> Iterator[None]:
+    """Inside the block, ``nn.LSTM`` on a CPU uses ATen's own kernel instead of oneDNN's; elsewhere a no-op.
+
+    For sampling, which calls the model once per generated token with T=1: oneDNN's LSTM is the faster
+    one over whole sequences, but for a one-step call of a 2 x 512 model it took 3.1 ms against ATen's
+    1.2 ms on a 2-core AVX2 CPU (benchmarks/README.md, "Generation"). Only ``torch.backends.mkldnn.enabled``
+    changes, and it is restored on exit; the results are the same up to float rounding.
+    """
+    if torch.device(device).type != "cpu" or not torch.backends.mkldnn.enabled:
+        yield
+        return
+    mkldnn = torch.backends.mkldnn
+    with mkldnn.flags(enabled=False, deterministic=mkldnn.deterministic, allow_tf32=mkldnn.allow_tf32,
+                      fp32_precision=mkldnn.fp32_precision):
+        yield

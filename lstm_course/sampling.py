@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstm_course.device import model_device
+from lstm_course.device import model_device, step_by_step_kernels
 from lstm_course.vocab import CharVocab
 
 Prompt = Union[Sequence[int], Tensor]
@@ -132,11 +132,12 @@ def generate(model: nn.Module, prompt: Prompt, length: int, temperature: float =
         if length == 0:
             return torch.zeros(0, dtype=torch.long)
         logits, state = model(p.unsqueeze(0), None)  # (1, P, V)
-        for step in range(length):
-            tok = sample_next(logits[0, -1], temperature, top_k, top_p, generator)
-            out.append(int(tok))
-            if step < length - 1:  # the last token needs no forward pass
-                logits, state = model(tok.view(1, 1).to(p.device), state)  # (1, 1, V)
+        with step_by_step_kernels(p.device):  # one token per call: ATen's CPU LSTM is faster there
+            for step in range(length):
+                tok = sample_next(logits[0, -1], temperature, top_k, top_p, generator)
+                out.append(int(tok))
+                if step < length - 1:  # the last token needs no forward pass
+                    logits, state = model(tok.view(1, 1).to(p.device), state)  # (1, 1, V)
         return torch.tensor(out, dtype=torch.long)
     finally:
         model.train(was_training)

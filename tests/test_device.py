@@ -64,3 +64,31 @@ def test_model_device_follows_parameters_then_buffers_then_default():
     only_buffer.register_buffer("table", torch.zeros(3, device="meta"))
     assert model_device(only_buffer) == torch.device("meta")
     assert model_device(nn.ReLU()) == torch.get_default_device()  # nothing to follow: where new tensors go
+
+
+def test_step_by_step_kernels_switch_off_onednn_on_a_cpu_only_inside_the_block() -> None:
+    from lstm_course.device import step_by_step_kernels
+
+    assert torch.backends.mkldnn.enabled
+    with step_by_step_kernels("cpu"):
+        assert not torch.backends.mkldnn.enabled
+    assert torch.backends.mkldnn.enabled
+    with pytest.raises(KeyError):  # restored when the block fails too
+        with step_by_step_kernels(torch.device("cpu")):
+            raise KeyError("boom")
+    assert torch.backends.mkldnn.enabled
+    with step_by_step_kernels("cuda"):  # a GPU's LSTM is cuDNN's: nothing to change (no GPU needed to check)
+        assert torch.backends.mkldnn.enabled
+
+
+def test_step_by_step_kernels_give_the_same_lstm_step_as_onednn() -> None:
+    from lstm_course.device import step_by_step_kernels
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(8, 16, num_layers=2, batch_first=True)
+    x, h = torch.randn(3, 1, 8), (torch.randn(2, 3, 16), torch.randn(2, 3, 16))  # (B, T=1, I), (L, B, H)
+    ref, (h_ref, c_ref) = lstm(x, h)
+    with step_by_step_kernels("cpu"):
+        out, (h_n, c_n) = lstm(x, h)
+    for a, b in ((out, ref), (h_n, h_ref), (c_n, c_ref)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
