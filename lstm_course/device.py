@@ -92,8 +92,8 @@ def step_by_step_kernels(device: Union[str, torch.device]) -> Iterator[None]:
     """Inside the block, ``nn.LSTM`` on a CPU uses ATen's own kernel instead of oneDNN's; elsewhere a no-op.
 
     For sampling, which calls the model once per generated token with T=1: oneDNN's LSTM is the faster
-    one over whole sequences, but for a one-step call of a 2 x 512 model it took 3.1 ms against ATen's
-    1.2 ms on a 2-core AVX2 CPU (benchmarks/README.md, "Generation"). Only ``torch.backends.mkldnn.enabled``
+    one over whole sequences, but for a one-step call of a 2 x 512 model it took 2.97-3.22 ms against ATen's
+    1.15-1.52 ms on a 2-core AVX2 CPU (benchmarks/README.md, "Generation"). Only ``torch.backends.mkldnn.enabled``
     changes, and it is restored on exit; the results are the same up to float rounding.
     """
     if torch.device(device).type != "cpu" or not torch.backends.mkldnn.enabled:
