@@ -10,7 +10,11 @@ carried state's 1.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from booktools import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +116,16 @@ def test_ch10_generation_linear_when_carried_quadratic_when_refed(built_book):
     assert g["gen_exp_refeed"] > g["gen_exp_carried"] + 0.4
     assert g["gen_refeed_over_carried"] > 3
 
+
+
+def test_ch10_quotes_the_recorded_charlm_runs_not_copied_numbers(built_book):
+    # the chapter reads benchmarks/results/ while it is built: its figure is the recorded run's, and its
+    # comparison table has one row per recorded run of the benchmark, on whichever machines they came from
+    g = built_book.glue("10_speed")
+    results = REPO / "benchmarks" / "results"
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
+    runs = [r for r in runs if r.get("benchmark") == "charlm"]
+    recorded = json.loads((results / "charlm.json").read_text(encoding="utf-8"))
+    assert g["charlm_val"] == pytest.approx(recorded["val_nats_per_char"])
+    assert g["charlm_steps"] == recorded["steps"]
+    assert g["n_charlm_records"] == len(runs) >= 1
