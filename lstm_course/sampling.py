@@ -195,16 +195,17 @@ def beam_search(model: nn.Module, prompt: Prompt, length: int, beam_size: int = 
         last = logits[:, -1].float()  # (K, V), K = 1 live hypothesis so far
         scores = torch.zeros(1, device=p.device)  # (K,)
         seqs = torch.zeros(1, 0, dtype=torch.long, device=p.device)  # (K, t)
-        for step in range(length):
-            V = last.shape[-1]
-            cand = (scores[:, None] + F.log_softmax(last, dim=-1)).reshape(-1)  # (K * V,)
-            k = min(beam_size, int(torch.isfinite(cand).sum()) or 1)
-            scores, flat = torch.topk(cand, k)  # (K',)
-            beam, tok = flat // V, flat % V
-            seqs = torch.cat([seqs[beam], tok[:, None]], dim=1)  # (K', t + 1)
-            if step < length - 1:
-                logits, state = model(tok[:, None], _reorder_state(state, beam))  # (K', 1, V)
-                last = logits[:, -1].float()
+        with step_by_step_kernels(p.device):  # one token per hypothesis per call, as in generate
+            for step in range(length):
+                V = last.shape[-1]
+                cand = (scores[:, None] + F.log_softmax(last, dim=-1)).reshape(-1)  # (K * V,)
+                k = min(beam_size, int(torch.isfinite(cand).sum()) or 1)
+                scores, flat = torch.topk(cand, k)  # (K',)
+                beam, tok = flat // V, flat % V
+                seqs = torch.cat([seqs[beam], tok[:, None]], dim=1)  # (K', t + 1)
+                if step < length - 1:
+                    logits, state = model(tok[:, None], _reorder_state(state, beam))  # (K', 1, V)
+                    last = logits[:, -1].float()
         return torch.tensor(seqs[0].tolist(), dtype=torch.long)  # topk sorts: hypothesis 0 scores highest
     finally:
         model.train(was_training)

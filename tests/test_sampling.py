@@ -110,10 +110,12 @@ class Counting(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model, self.calls, self.tokens = model, 0, 0
+        self.onednn: list[bool] = []  # whether oneDNN was switched on for each call
 
     def forward(self, x, state=None):
         self.calls += 1
         self.tokens += x.numel()
+        self.onednn.append(torch.backends.mkldnn.enabled)
         return self.model(x, state)
 
 
@@ -130,6 +132,19 @@ def test_generate_feeds_each_token_once(lm):
     assert out.shape == (length,) and out.dtype == torch.long and out.max() < 9
     assert wrapped.tokens <= len(prompt) + length
     assert wrapped.calls == length  # the prompt in one call, then one call per new token but the last
+
+
+@pytest.mark.parametrize("decode", [
+    lambda m: generate(m, [1, 2, 3], 6, generator=torch.Generator().manual_seed(0)),
+    lambda m: beam_search(m, [1, 2, 3], 6, beam_size=3),
+], ids=["generate", "beam_search"])
+def test_one_token_steps_run_without_onednn_on_a_cpu_and_the_flag_comes_back(lm, decode):
+    # the prompt is one whole sequence (oneDNN's kernel is the faster there); each later call feeds one
+    # token per hypothesis, where ATen's CPU kernel is about 3x faster (benchmarks/README.md, "Generation")
+    wrapped = Counting(lm)
+    decode(wrapped)
+    assert wrapped.onednn == [True] + [False] * (wrapped.calls - 1) and wrapped.calls == 6
+    assert torch.backends.mkldnn.enabled
 
 
 def test_generate_greedy_equals_full_recomputation(lm):
