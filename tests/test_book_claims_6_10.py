@@ -117,7 +117,6 @@ def test_ch10_generation_linear_when_carried_quadratic_when_refed(built_book):
     assert g["gen_refeed_over_carried"] > 3
 
 
-
 def test_ch10_quotes_the_recorded_charlm_runs_not_copied_numbers(built_book):
     # the chapter reads benchmarks/results/ while it is built: its figure is the recorded run's, and its
     # comparison table has one row per recorded run of the benchmark, on whichever machines they came from
