@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_course.tagging import (PUNCT_TAGS, TokenVocab, encode_tagged, pad_batch, punctuation_dataset,
-                                 read_conllu)
+                                 read_conllu, strip_play_markup)
 
 
 def test_punctuation_hand_case():
@@ -46,6 +46,42 @@ def test_punctuation_errors():
         punctuation_dataset("a b", max_len=0)
     with pytest.raises(ValueError, match="at least one word"):
         punctuation_dataset("... !!!")
+
+
+PLAY = """ACT I. SCENE 1. Rousillon. A room in the Countess's palace.
+
+[Enter BERTRAM, the COUNTESS OF ROUSILLON, HELENA,
+and LAFEU, all in black.]
+
+COUNTESS.
+In delivering my son from me, I bury a second husband.
+
+FIRST LORD. So, now they come:--
+O, I pray you, Sir Toby. [Aside.] Who's there?
+
+KING OF FRANCE.
+I. Am I not king?
+"""
+
+
+def test_strip_play_markup_hand_case():
+    # headings, stage directions (also across lines) and ACT/SCENE lines go; the speeches stay,
+    # capitals and all ("O, I", "Sir Toby", a one-letter "I." that is not a heading)
+    words = [w for ws, _ in punctuation_dataset(strip_play_markup(PLAY)) for w in ws]
+    assert words == ("in delivering my son from me i bury a second husband so now they come "
+                     "o i pray you sir toby who's there i am i not king").split()
+    [(_, tags)] = punctuation_dataset(strip_play_markup("KENT.\nI cannot conceive you.\n[Exit.]"))
+    assert tags == ["O", "O", "O", "PERIOD"]  # without stripping, "kent" would be a PERIOD too
+
+
+def test_strip_play_markup_leaves_running_text_alone():
+    rng = random.Random(1)
+    vocab = ["thou", "art", "Romeo", "night", "O", "I", "Sir", "Toby", "sweet"]
+    marks = ["", "", " ", ",", ".", "?", "!", ";", ":", "--", "\n"]
+    text = " ".join(rng.choice(vocab) + rng.choice(marks) for _ in range(300))
+    assert strip_play_markup(text) == text
+    with pytest.raises(TypeError, match="expected text as a str"):
+        strip_play_markup(b"KENT.")
 
 
 CONLLU = """# sent_id = 1
