@@ -90,3 +90,37 @@ def repetition_rate(tokens: Sequence, n: int = 4) -> float:
         repeats += g in seen
         seen.add(g)
     return repeats / len(grams)
+
+
+def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples: int = 10_000,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``values`` and a percentile-bootstrap interval for it: ``(mean, low, high)``.
+
+    Used for results measured over a few seeds: ``values`` holds one number per seed (for a paired
+    comparison, the per-seed difference), and the interval says how far the mean could plausibly
+    move with other seeds. Resampling ``n`` values with replacement ``n_resamples`` times, the
+    interval is the central ``confidence`` share of the resampled means. With five seeds it is
+    rough (it cannot be wider than the values' own range), so chapters show the values too.
+
+    Args:
+        values: one or more finite numbers (a list, tuple or 1-D tensor).
+        confidence: the interval's share, strictly between 0 and 1. Default: 0.95.
+        n_resamples: bootstrap resamples. Default: 10,000.
+        seed: seed of the resampling; same arguments, same interval. Default: 0.
+    """
+    v = torch.as_tensor(values if not isinstance(values, Tensor) else values.detach().cpu(),
+                        dtype=torch.float64).flatten()
+    if v.numel() == 0:
+        raise ValueError("expected at least one value, got none")
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"expected finite values, got {v.tolist()}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"expected confidence strictly between 0 and 1, got {confidence!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ValueError(f"expected n_resamples to be an int >= 1, got {n_resamples!r}")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(v.numel(), (n_resamples, v.numel()), generator=gen)  # (R, n)
+    means = v[idx].mean(dim=1)  # (R,)
+    alpha = (1 - confidence) / 2
+    low, high = torch.quantile(means, torch.tensor([alpha, 1 - alpha], dtype=torch.float64)).tolist()
+    return v.mean().item(), low, high
