@@ -12,7 +12,7 @@ The labels come from the text itself, deterministically: no annotation needed.
 
 **Play markup.** In a play's text, every speech opens with a speaker heading (``KENT.`` on its own
 line) and stage directions sit in brackets (``[Exit.]``). Lower-cased, a heading becomes a name
-tagged PERIOD (40–50 % of all PERIOD tags in the Shakespeare corpus), which is page layout, not
+tagged PERIOD (about half of all PERIOD tags in the Shakespeare corpus), which is page layout, not
 punctuation a reader would restore. :func:`strip_play_markup` removes headings, bracketed stage
 directions and ACT/SCENE lines before :func:`punctuation_dataset`.
 
