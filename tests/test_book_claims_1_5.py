@@ -18,6 +18,8 @@ EXACT = 1e-10  # float64 "equal": rounding differences are around 1e-16
 # ------------------------------------------------------------ 02 the cell by hand --------
 
 def test_ch02_hand_cell_equals_nn_lstmcell_in_values_and_gradients(built_book):
+    # regression: a gate order or a tanh/sigmoid swapped in lstm_course.cell, or a state not carried
+    # by lstm_layer (caught only over the 50-step sequence)
     g = built_book.glue("02_cell_by_hand")
     assert g["cell_max_diff"] < 1e-6
     assert g["cell_grad_max_diff"] < 1e-6
@@ -25,6 +27,8 @@ def test_ch02_hand_cell_equals_nn_lstmcell_in_values_and_gradients(built_book):
 
 
 def test_ch02_the_equality_check_detects_a_wrong_gate_order(built_book):
+    # the chapter's negative control: if the "wrong order" permutation became the identity (or the
+    # comparison compared a tensor with itself), this difference would be 0
     g = built_book.glue("02_cell_by_hand")
     assert g["wrong_order_diff"] > 1e-2
 
@@ -40,6 +44,8 @@ def test_ch02_gradcheck_passes_for_the_cell_and_fails_for_a_detached_one(built_b
 
 
 def test_ch02_forget_bias_one_raises_forget_gates_and_retention_at_init(built_book):
+    # regression: init_forget_bias writing the wrong block (i or g instead of f), or trace_gates
+    # returning another gate, leaves f near 0.5
     g = built_book.glue("02_cell_by_hand")
     # default biases are small and symmetric around 0 -> sigmoid around 0.5; bias 1 -> around sigmoid(1) = 0.73
     assert 0.4 < g["f_mean_default"] < 0.6
@@ -51,6 +57,7 @@ def test_ch02_forget_bias_one_raises_forget_gates_and_retention_at_init(built_bo
 # ------------------------------------------------------------------- 03 nn.LSTM ----------
 
 def test_ch03_output_and_h_n_identities(built_book):
+    # regression: the chapter slicing the wrong half or step of a bidirectional output
     g = built_book.glue("03_nn_lstm")
     assert g["out_eq_hn"] is True  # one layer, one direction
     assert g["stacked_eq"] is True  # top layer of a stack
@@ -60,12 +67,15 @@ def test_ch03_output_and_h_n_identities(built_book):
 
 
 def test_ch03_dropout_acts_in_training_mode_only(built_book):
+    # regression: the comparison run with num_layers=1 (dropout does nothing) or in eval mode twice
     g = built_book.glue("03_nn_lstm")
     assert g["dropout_train_diff"] > 1e-3
     assert g["dropout_eval_diff"] < 1e-6
 
 
 def test_ch03_hand_lstm_weights_load_both_ways(built_book):
+    # regression: HandLSTM's parameter names or shapes drifting from nn.LSTM's (load fails or
+    # loads into the wrong gate)
     g = built_book.glue("03_nn_lstm")
     assert g["hand_to_lstm_diff"] < EXACT
     assert g["lstm_to_hand_diff"] < EXACT
@@ -82,6 +92,7 @@ def test_ch03_fused_nn_lstm_is_faster_than_the_python_loop(built_book):
 # ------------------------------------------------------------ 04 unequal lengths ---------
 
 def test_ch04_padding_corrupts_final_state_of_shorter_sequences_only(built_book):
+    # regression: the "padded" batch accidentally packed (no drift), or padding that is not zeros
     g = built_book.glue("04_unequal_lengths")
     assert g["padded_diff_longest"] < EXACT
     assert g["padded_diff_max"] > 1e-3
@@ -91,6 +102,8 @@ def test_ch04_padding_corrupts_final_state_of_shorter_sequences_only(built_book)
 
 
 def test_ch04_packed_equals_unpadded(built_book):
+    # regression: enforce_sorted=False dropped with unsorted lengths (states returned in the wrong
+    # order), or lengths off by one
     g = built_book.glue("04_unequal_lengths")
     assert g["packed_diff"] < EXACT
     assert g["unpacked_pad_max"] == 0
@@ -99,6 +112,7 @@ def test_ch04_packed_equals_unpadded(built_book):
 
 
 def test_ch04_masked_loss_is_the_token_mean_and_ignores_padding(built_book):
+    # regression: pad_batch padding tags with 0 instead of -100, or a loss averaged per sequence
     g = built_book.glue("04_unequal_lengths")
     assert g["loss_masked_diff"] < EXACT
     assert abs(g["loss_masked_T20"] - g["loss_masked_T6"]) < EXACT
