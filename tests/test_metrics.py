@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from lstm_course.metrics import bits_per_char, cross_entropy, distinct_n, perplexity, repetition_rate
+from lstm_course.metrics import (bits_per_char, cross_entropy, distinct_n, mean_interval, perplexity, repetition_rate,
+                                 word_fraction, words)
 
 
 def test_cross_entropy_uniform_is_log_v():
@@ -79,3 +80,42 @@ def test_ngram_errors():
             distinct_n("abc", bad)
     with pytest.raises(ValueError, match="1-D tensor"):
         repetition_rate(torch.zeros(2, 3), 2)
+
+
+def test_words_lowercases_and_keeps_inner_apostrophes():
+    assert words("Thou BLUSH'd, o'er-bold 3rd") == ["thou", "blush'd", "o'er", "bold", "rd"]
+    assert words("  \n..") == []
+    with pytest.raises(TypeError, match="expected text as a str"):
+        words(["not", "text"])
+
+
+def test_word_fraction_counts_words_found_in_the_vocabulary():
+    vocab = set(words("to be or not to be"))
+    assert word_fraction("To be, or NOT.", vocab) == 1.0
+    assert word_fraction("to bex ornot be", vocab) == pytest.approx(2 / 4)  # to, be found; bex, ornot not
+    assert math.isnan(word_fraction("!!! 123", vocab))  # no words: nothing to count
+
+
+def test_mean_interval_hand_case_and_properties():
+    mean, low, high = mean_interval([1.0, 1.0, 1.0])
+    assert (mean, low, high) == (1.0, 1.0, 1.0)
+    values = [0.1, 0.3, 0.2, 0.5, 0.4]
+    mean, low, high = mean_interval(values)
+    assert mean == pytest.approx(0.3)
+    assert min(values) <= low < mean < high <= max(values)
+    assert mean_interval(values) == (mean, low, high)  # seeded: the same interval every time
+    _, low90, high90 = mean_interval(values, level=0.9)
+    assert low <= low90 and high90 <= high  # a lower level gives a narrower interval
+    # an effect that is positive for every seed has an interval above zero; a mixed one straddles it
+    assert mean_interval([0.02, 0.03, 0.025, 0.04, 0.01])[1] > 0
+    _, low, high = mean_interval([0.02, -0.03, 0.01, -0.02, 0.015])
+    assert low < 0 < high
+
+
+def test_mean_interval_errors():
+    with pytest.raises(ValueError, match="at least 2 values"):
+        mean_interval([1.0])
+    with pytest.raises(ValueError, match="finite"):
+        mean_interval([1.0, float("nan")])
+    with pytest.raises(ValueError, match="0 < level < 1"):
+        mean_interval([1.0, 2.0], level=1.5)
