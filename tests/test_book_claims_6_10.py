@@ -190,7 +190,7 @@ def test_ch08_beam_search_changes_outputs_and_removes_search_errors(built_book):
 
 def test_ch08_exposure_bias_sentence_follows_the_measurement(built_book):
     g = built_book.glue("08_seq2seq")
-    assert g["exposure_gap"] == pytest.approx(g["tf_exact"] - g["greedy_exact"])
+    assert g["exposure_gap"] == pytest.approx(g["tf_exact"] - g["greedy_exact"], abs=1e-4)
     small = "is small" in _glued_markdown(built_book, "08_seq2seq", "exposure_verdict")
     assert small == (g["exposure_gap"] < 0.02)
 
