@@ -35,7 +35,7 @@ import numpy as np
 from lstm_course.cell import GATES
 
 __all__ = ["StepCache", "StepGrads", "SequenceGrads", "sigmoid", "lstm_step_forward", "lstm_step_backward",
-           "lstm_forward", "lstm_backward", "autograd_reference", "numerical_gradient", "max_abs_diff", "GATES"]
+           "lstm_forward", "lstm_backward", "cell_jacobian", "autograd_reference", "numerical_gradient", "max_abs_diff", "GATES"]
 
 
 @dataclass
@@ -225,6 +225,36 @@ def lstm_backward(dhs: np.ndarray, caches: list[StepCache], W_ih: np.ndarray, W_
         db += grads.db
         dh_next, dc = grads.dh_prev, grads.dc_prev
     return SequenceGrads(dx=dx, dh0=dh_next, dc0=dc, dW_ih=dW_ih, dW_hh=dW_hh, db=db)
+
+
+def cell_jacobian(cache: StepCache, W_hh: np.ndarray, o_prev: Optional[np.ndarray] = None) -> np.ndarray:
+    """The Jacobian dc_t/dc_{t-1} of one step, per batch row: (B, H, H), ``J[b, j, k] = dc_t[b, j] / dc_{t-1}[b, k]``.
+
+    ``c_t = f_t * c_{t-1} + i_t * g_t`` gives the diagonal ``diag(f_t)`` directly. The gates also
+    depend on ``h_{t-1} = o_{t-1} * tanh(c_{t-1})``, which adds a full matrix through ``W_hh``::
+
+        J = diag(f_t) + [diag(c_{t-1} f'(.)) W_hf + diag(g_t i'(.)) W_hi + diag(i_t g'(.)) W_hg] diag(o_{t-1} tanh'(c_{t-1}))
+
+    Args:
+        cache: step t's :class:`StepCache`.
+        W_hh: (4H, H), the recurrent weights.
+        o_prev: o_{t-1} (B, H), the previous step's output gate; ``None`` when h_{t-1} is not
+            computed from c_{t-1} (the first step, whose h_0 and c_0 are independent inputs):
+            then only ``diag(f_t)`` is left.
+    """
+    B, H = cache.f.shape
+    J = np.zeros((B, H, H), dtype=cache.f.dtype)
+    idx = np.arange(H)
+    J[:, idx, idx] = cache.f  # the additive cell path
+    if o_prev is None:
+        return J
+    _shape("o_prev", o_prev, (B, H), "(B, H)")
+    W_hi, W_hf, W_hg, _ = np.split(W_hh, 4, axis=0)  # each (H, H)
+    i, f, g = cache.i, cache.f, cache.g
+    dc_dh = ((cache.c_prev * f * (1 - f))[:, :, None] * W_hf + (g * i * (1 - i))[:, :, None] * W_hi
+             + (i * (1 - g ** 2))[:, :, None] * W_hg)  # (B, H, H): through the f, i and g gates
+    dh_dc = o_prev * (1 - np.tanh(cache.c_prev) ** 2)  # (B, H): h_{t-1} = o_{t-1} tanh(c_{t-1})
+    return J + dc_dh * dh_dc[:, None, :]
 
 
 def autograd_reference(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, W_ih: np.ndarray, W_hh: np.ndarray,

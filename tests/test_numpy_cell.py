@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstm_course.cell import lstm_cell
-from lstm_course.numpy_cell import (StepGrads, autograd_reference, lstm_backward, lstm_forward, lstm_step_backward,
+from lstm_course.numpy_cell import (StepGrads, autograd_reference, cell_jacobian, lstm_backward, lstm_forward, lstm_step_backward,
                                     lstm_step_forward, max_abs_diff, numerical_gradient)
 
 EXACT = 1e-10  # float64: the two computations differ only by rounding (~1e-15)
@@ -150,3 +150,22 @@ def test_bad_shapes_raise_clear_errors():
         lstm_backward(p["dhs"][:4], caches, p["W_ih"], p["W_hh"])
     with pytest.raises(ValueError, match="expected h_prev to be a NumPy array, got Tensor"):
         lstm_step_forward(p["x"][0], torch.zeros(B, H), p["c0"], p["W_ih"], p["W_hh"], p["b"])
+
+
+def test_cell_jacobian_is_diag_f_plus_the_paths_through_h():
+    p = make_problem(8, T=2, B=2, I=3, H=4)
+    _, _, caches = lstm_forward(p["x"], p["h0"], p["c0"], p["W_ih"], p["W_hh"], p["b"])
+    o_prev = caches[0].o
+    J = cell_jacobian(caches[1], p["W_hh"], o_prev)  # (B, H, H) = dc_2 / dc_1
+    W_ih, W_hh, b = (torch.from_numpy(p[k]) for k in ("W_ih", "W_hh", "b"))
+    for row in range(2):
+        def c_next(c_prev):  # c_2 as a function of c_1, with h_1 = o_1 * tanh(c_1)
+            h_prev = torch.from_numpy(o_prev[row]) * torch.tanh(c_prev)
+            return lstm_cell(torch.from_numpy(p["x"][1, row:row + 1]), (h_prev[None], c_prev[None]),
+                             W_ih, W_hh, b)[1][0]
+        ref = torch.autograd.functional.jacobian(c_next, torch.from_numpy(caches[1].c_prev[row]))
+        assert max_abs_diff(J[row], ref.numpy()) < EXACT
+    off_diagonal = J - np.einsum("bj,jk->bjk", np.einsum("bjj->bj", J), np.eye(4))
+    assert np.abs(off_diagonal).max() > 1e-3  # the h paths are really there
+    diag_only = cell_jacobian(caches[1], p["W_hh"])
+    assert max_abs_diff(diag_only, np.einsum("bj,jk->bjk", caches[1].f, np.eye(4))) == 0.0
