@@ -158,7 +158,8 @@ def draw_unrolled(steps: int = 4, cell: str = "LSTM", ax: Optional[Axes] = None,
                 ha="center", va="top", fontsize=9, color="#c0392b")
     ax.set_xlim(0.3, (steps + 1) * dx + 0.2)
     ax.set_ylim(-1.0 if gradients else -0.5, 3.4)
-    ax.set_title(f"An {cell} unrolled over {steps} steps: the same weights at every step", fontsize=11)
+    article = "A" if cell == "GRU" else "An"  # an L-S-T-M, an R-N-N, a G-R-U
+    ax.set_title(f"{article} {cell} unrolled over {steps} steps: the same weights at every step", fontsize=11)
     return ax
 
 
