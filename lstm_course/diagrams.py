@@ -179,7 +179,7 @@ def draw_encoder_decoder(source: Sequence[str] = ("1", "5", "/", "3"), target: S
         if not 1 <= len(seq) <= 8:
             raise ValueError(f"expected 1..8 {name} tokens, got {len(seq)}")
     n, m = len(source), len(target)
-    ax = _new_ax(ax, (1.6 + 1.45 * (n + m), 3.8))
+    ax = _new_ax(ax, (1.2 + 1.05 * (n + m), 3.0))  # compact: stays legible when a page scales it down
     dx, y, bw, bh = 1.6, 1.6, 1.0, 0.8
     enc_x = [0.8 + dx * k for k in range(n)]
     dec_x = [enc_x[-1] + 2.0 * dx + dx * k for k in range(m)]
