@@ -107,12 +107,14 @@ def test_comparison_over_seeds_with_parameter_counts(built_book):
 def test_trained_models_bptt_and_forget_gate_products(built_book):
     g = built_book.glue(STEM)
     assert g["trained_bptt_diff"] < EXACT  # NumPy float64 vs autograd on a float64 copy of the model
-    # the model trained from forget bias 5 keeps a unit whose forget gates stay near 1 over 29 steps ...
-    assert g["keep0_max_fb5"] > 0.5
+    # "survives the 29 steps almost intact" in the model trained from forget bias 5 ...
+    assert g["keep0_max_fb5"] > 0.9
+    assert g["keep0_median_fb5"] > 0.5
+    # ... and not in the one trained from forget bias 1
     assert g["keep0_max_fb5"] > 100 * g["keep0_max_fb1"]
-    assert g["keep0_median_fb5"] > g["keep0_median_fb1"]
-    # ... and far more gradient reaches its first step
-    assert g["grad0_ratio"] > 3
+    assert g["keep0_median_fb5"] > 100 * g["keep0_median_fb1"]
+    # "the gradient reaching the first step is N times smaller" (N printed with :.0f, so at least 2)
+    assert g["grad0_ratio"] > 2
     assert g["grad0_ratio"] == pytest.approx(g["grad0_fb5"] / g["grad0_fb1"])
 
 
