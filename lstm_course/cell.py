@@ -327,3 +327,69 @@ def trace_gates(lstm: nn.LSTM, x: Tensor, layer: int = 0, state: Optional[State]
             for name, v in zip((*GATES, "c", "h"), (i, f, g, o, c, h)):
                 rec[name].append(v[0])
     return {name: torch.stack(vs) for name, vs in rec.items()}  # each (T, H)
+
+
+# --- the vanilla RNN and the GRU, by hand ---------------------------------------------------------
+# Same conventions as the LSTM above: stacked weights in PyTorch's layout, so nn.RNN / nn.GRUCell
+# weights plug in unchanged. The RNN has one "gate" block (k = 1), the GRU three (k = 3, order r, z, n).
+
+GRU_GATES = ("r", "z", "n")
+
+
+def _check_stacked(k: int, x: Tensor, h: Optional[Tensor], W_ih: Tensor, W_hh: Tensor, b_ih: Optional[Tensor],
+                   b_hh: Optional[Tensor]) -> Tensor:
+    """Validate (kH, I) / (kH, H) weights, (kH,) biases, x (B, I), h (B, H); return h (zeros if None)."""
+    if W_hh.dim() != 2 or W_hh.shape[0] != k * W_hh.shape[1]:
+        raise ValueError(f"expected W_hh of shape ({k}H, H), got {tuple(W_hh.shape)}")
+    H = W_hh.shape[1]
+    if W_ih.dim() != 2 or W_ih.shape[0] != k * H:
+        raise ValueError(f"expected W_ih of shape ({k}H, I) = ({k * H}, I), got {tuple(W_ih.shape)}")
+    for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if b is not None and tuple(b.shape) != (k * H,):
+            raise ValueError(f"expected {name} of shape ({k}H,) = ({k * H},), got {tuple(b.shape)}")
+    if x.dim() != 2 or x.shape[1] != W_ih.shape[1]:
+        raise ValueError(f"expected x of shape (B, I) = (B, {W_ih.shape[1]}), got {tuple(x.shape)}")
+    if h is None:
+        return x.new_zeros(x.shape[0], H)
+    if tuple(h.shape) != (x.shape[0], H):
+        raise ValueError(f"expected h of shape (B, H) = ({x.shape[0]}, {H}), got {tuple(h.shape)}")
+    return h
+
+
+def _affine(v: Tensor, W: Tensor, b: Optional[Tensor]) -> Tensor:
+    return v @ W.T if b is None else v @ W.T + b
+
+
+def rnn_cell(x: Tensor, h: Optional[Tensor], W_ih: Tensor, W_hh: Tensor,
+             b_ih: Optional[Tensor] = None, b_hh: Optional[Tensor] = None) -> Tensor:
+    """One step of the Elman RNN, equal to ``nn.RNNCell`` / one step of ``nn.RNN`` (tanh).
+
+    x (B, I); h (B, H) or ``None`` for zeros; W_ih (H, I), W_hh (H, H), biases (H,) or ``None``.
+    Returns the new h (B, H). The whole memory is h, rewritten by one matrix and one tanh per step.
+    """
+    h = _check_stacked(1, x, h, W_ih, W_hh, b_ih, b_hh)
+    return torch.tanh(_affine(x, W_ih, b_ih) + _affine(h, W_hh, b_hh))  # (B, H)
+
+
+def gru_cell(x: Tensor, h: Optional[Tensor], W_ih: Tensor, W_hh: Tensor,
+             b_ih: Optional[Tensor] = None, b_hh: Optional[Tensor] = None) -> Tensor:
+    """One GRU step, equal to ``nn.GRUCell`` with the same weights (PyTorch's equations)::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)          reset gate
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)          update gate
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))       candidate; b_hn sits inside r * (...)
+        h' = (1 - z) * n + z * h
+
+    Args:
+        x: (B, I). h: (B, H) or ``None`` for zeros.
+        W_ih: (3H, I) stacked r, z, n (``GRU_GATES``); W_hh: (3H, H); b_ih, b_hh: (3H,) or ``None``.
+
+    Returns:
+        the new h (B, H). No separate cell state: z interpolates between keeping h and replacing it.
+    """
+    h = _check_stacked(3, x, h, W_ih, W_hh, b_ih, b_hh)
+    xr, xz, xn = _affine(x, W_ih, b_ih).chunk(3, dim=1)  # each (B, H)
+    hr, hz, hn = _affine(h, W_hh, b_hh).chunk(3, dim=1)  # each (B, H); hn includes b_hn
+    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)  # the reset gate scales the recurrent term *with* its bias
+    return (1 - z) * n + z * h  # (B, H)

@@ -3,12 +3,14 @@
 Losses are in nats (natural log), as ``F.cross_entropy`` returns them; the conversions are
 ``perplexity = exp(nats)`` and ``bits per character = nats / ln 2``. The sample statistics
 (distinct-n, repetition rate) work on any sequence of hashable tokens: a string, a list of ids or
-a 1-D tensor.
+a 1-D tensor. :func:`word_fraction` asks how much of a generated text is made of words a corpus
+contains; :func:`mean_interval` turns one number per seed into a mean with a bootstrap interval.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import re
+from typing import Collection, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -92,35 +94,50 @@ def repetition_rate(tokens: Sequence, n: int = 4) -> float:
     return repeats / len(grams)
 
 
-def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples: int = 10_000,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """Mean of ``values`` and a percentile-bootstrap interval for it: ``(mean, low, high)``.
+# a word: letters, with inner apostrophes kept ("blush'd", "o'er"); digits and hyphens split words
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 
-    Used for results measured over a few seeds: ``values`` holds one number per seed (for a paired
-    comparison, the per-seed difference), and the interval says how far the mean could plausibly
-    move with other seeds. Resampling ``n`` values with replacement ``n_resamples`` times, the
-    interval is the central ``confidence`` share of the resampled means. With five seeds it is
-    rough (it cannot be wider than the values' own range), so chapters show the values too.
 
-    Args:
-        values: one or more finite numbers (a list, tuple or 1-D tensor).
-        confidence: the interval's share, strictly between 0 and 1. Default: 0.95.
-        n_resamples: bootstrap resamples. Default: 10,000.
-        seed: seed of the resampling; same arguments, same interval. Default: 0.
+def words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased: runs of letters, inner apostrophes kept (``"blush'd"``)."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected text as a str, got {type(text).__name__}")
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def word_fraction(text: str, vocabulary: Collection[str]) -> float:
+    """Fraction of the words of ``text`` (see :func:`words`) that occur in ``vocabulary``.
+
+    ``vocabulary`` is a set of lower-cased words, e.g. ``set(words(corpus))``. A text without words gives
+    ``nan`` (there is nothing to count), never a misleading 0 or 1.
     """
-    v = torch.as_tensor(values if not isinstance(values, Tensor) else values.detach().cpu(),
-                        dtype=torch.float64).flatten()
-    if v.numel() == 0:
-        raise ValueError("expected at least one value, got none")
-    if not bool(torch.isfinite(v).all()):
+    found = words(text)
+    if not found:
+        return float("nan")
+    return sum(w in vocabulary for w in found) / len(found)
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95, n_boot: int = 10_000,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of ``values`` (one per seed, say) and a bootstrap percentile interval.
+
+    The interval resamples the values with replacement ``n_boot`` times (a fixed ``seed``, so a page that
+    quotes it is reproducible) and takes the central ``level`` of the resampled means. With few values it is
+    somewhat narrower than a t-interval; it never extends beyond the smallest and largest value.
+
+    Raises:
+        ValueError: fewer than 2 values, a non-finite value, or ``level`` outside (0, 1).
+    """
+    v = torch.as_tensor([float(x) for x in values], dtype=torch.float64)
+    if v.numel() < 2:
+        raise ValueError(f"expected at least 2 values for an interval, got {v.numel()}")
+    if not torch.isfinite(v).all():
         raise ValueError(f"expected finite values, got {v.tolist()}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"expected confidence strictly between 0 and 1, got {confidence!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise ValueError(f"expected n_resamples to be an int >= 1, got {n_resamples!r}")
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randint(v.numel(), (n_resamples, v.numel()), generator=gen)  # (R, n)
-    means = v[idx].mean(dim=1)  # (R,)
-    alpha = (1 - confidence) / 2
-    low, high = torch.quantile(means, torch.tensor([alpha, 1 - alpha], dtype=torch.float64)).tolist()
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"expected 0 < level < 1, got {level!r}")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, v.numel(), (n_boot, v.numel()), generator=g)
+    means = v[idx].mean(dim=1)
+    tail = (1.0 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=torch.float64)).tolist()
     return v.mean().item(), low, high

@@ -6,9 +6,12 @@ Legend: T time steps (characters), H hidden units.
 """
 from __future__ import annotations
 
+import hashlib
 import html
+import itertools
+import json
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +21,8 @@ from matplotlib.colors import Normalize
 
 from lstm_course.training import History
 
-__all__ = ["plot_learning_curves", "plot_gates", "plot_hidden_heatmap", "html_activation", "HTMLActivation"]
+__all__ = ["plot_learning_curves", "plot_gates", "plot_hidden_heatmap", "html_activation", "HTMLActivation",
+           "static_sliders", "StaticSliders"]
 
 _GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "cell candidate g", "o": "output gate o",
                "c": "cell state c", "h": "hidden state h"}
@@ -206,6 +210,84 @@ class HTMLActivation:
     def __init__(self, text: str, values: Sequence[float], cmap: str = "RdBu_r", vmin: float | None = None,
                  vmax: float | None = None) -> None:
         self.html = html_activation(text, values, cmap=cmap, vmin=vmin, vmax=vmax)
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+
+# one function per page, defined by the first slider snippet that runs; every snippet calls it
+_SLIDER_JS = """<script>
+window.lcSliders = window.lcSliders || function (root) {
+  var key = [], inputs = root.querySelectorAll("input[type=range]");
+  inputs.forEach(function (s) {
+    var names = JSON.parse(s.dataset.labels);
+    root.querySelector("output[data-for='" + s.name + "']").textContent = names[s.value];
+    key.push(s.value);
+  });
+  root.querySelectorAll("pre[data-key]").forEach(function (p) { p.hidden = p.dataset.key !== key.join("-"); });
+};
+</script>"""
+
+
+def static_sliders(texts: Mapping[tuple, str], axes: Mapping[str, Sequence[Any]],
+                   start: Sequence[Any] | None = None) -> str:
+    """A self-contained HTML snippet: one slider per axis that switches between precomputed texts.
+
+    It needs no Python kernel (a few lines of JavaScript swap which ``<pre>`` is shown), so a notebook's
+    interactive part still works on the static book. Without JavaScript the ``start`` text is shown.
+
+    Args:
+        texts: one text for every combination of axis values, keyed by the tuple of values in the order of
+            ``axes``, e.g. ``{(0.5, 0): "...", (0.5, 1): "...", ...}``.
+        axes: slider name -> its values in slider order, e.g. ``{"temperature": [0.5, 1.0], "seed": [0, 1]}``.
+        start: the values shown first. Default: the first value of each axis.
+
+    Raises:
+        ValueError: an axis without values, a missing combination, or a ``start`` value not on its axis.
+    """
+    names = list(axes)
+    values = [list(axes[n]) for n in names]
+    if not names or any(not v for v in values):
+        raise ValueError(f"expected at least one axis, each with at least one value, got {dict(axes)!r}")
+    start = [v[0] for v in values] if start is None else list(start)
+    if len(start) != len(names) or any(s not in v for s, v in zip(start, values)):
+        raise ValueError(f"expected start to hold one value of each axis {names}, got {start!r}")
+    missing = [combo for combo in itertools.product(*values) if combo not in texts]
+    if missing:
+        raise ValueError(f"expected a text for every combination of axis values, missing {missing[:3]}"
+                         + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
+    first = [v.index(s) for s, v in zip(start, values)]
+    # a stable id from the content, so rebuilding a page gives the same HTML
+    uid = "lc-" + hashlib.sha1(json.dumps([names, [list(map(str, v)) for v in values],
+                                           sorted(map(str, texts.values()))]).encode()).hexdigest()[:10]
+    controls = []
+    for k, (name, vals) in enumerate(zip(names, values)):
+        field = f"{uid}-{k}"
+        labels = html.escape(json.dumps([str(v) for v in vals]))
+        controls.append(
+            f'<label style="display:block;margin:0.2em 0">{html.escape(str(name))}: '
+            f'<input type="range" name="{field}" min="0" max="{len(vals) - 1}" step="1" value="{first[k]}" '
+            f'data-labels="{labels}" oninput="lcSliders(this.closest(\'.lc-sliders\'))" '
+            f'aria-label="{html.escape(str(name))}" style="vertical-align:middle;width:16em"> '
+            f'<output data-for="{field}">{html.escape(str(vals[first[k]]))}</output></label>')
+    pres = []
+    for idx in itertools.product(*(range(len(v)) for v in values)):
+        combo = tuple(v[i] for v, i in zip(values, idx))
+        hidden = "" if list(idx) == first else " hidden"
+        pres.append(f'<pre data-key="{"-".join(map(str, idx))}"{hidden} '
+                    f'style="white-space:pre-wrap">{html.escape(texts[combo])}</pre>')
+    return (_SLIDER_JS + f'<div class="lc-sliders" id="{uid}">' + "".join(controls) + "".join(pres) + "</div>")
+
+
+class StaticSliders:
+    """Notebook display of :func:`static_sliders`: put it last in a cell (or ``display`` it)."""
+
+    def __init__(self, texts: Mapping[tuple, str], axes: Mapping[str, Sequence[Any]],
+                 start: Sequence[Any] | None = None) -> None:
+        self.html = static_sliders(texts, axes, start)
 
     def _repr_html_(self) -> str:
         return self.html

@@ -19,6 +19,17 @@ from booktools import REPO
 pytestmark = pytest.mark.slow
 
 
+def _glued_markdown(built_book, stem: str, name: str) -> str:
+    """The Markdown text of a value glued as ``glue(name, Markdown(...))`` (``glue()`` gives only its repr)."""
+    for cell in built_book.executed(stem).cells:
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                for mime, data in output.get("data", {}).items():
+                    if mime.endswith("text/markdown"):
+                        return "".join(data) if isinstance(data, list) else str(data)
+    raise AssertionError(f"{stem} glued no Markdown value named {name!r}")
+
+
 # ------------------------------------------------------------ 06 a character language model --
 
 def test_ch06_model_beats_the_context_free_baselines(built_book):
@@ -29,13 +40,72 @@ def test_ch06_model_beats_the_context_free_baselines(built_book):
     assert g["val_reset"] < g["unigram_bits"] - 1.0
 
 
-def test_ch06_carrying_the_state_beats_resetting_it(built_book):
+def _interval(g, key):
+    mean, lo, hi = g[key], g[f"{key}_lo"], g[f"{key}_hi"]
+    assert lo <= mean <= hi, key
+    return mean, lo, hi
+
+
+def test_ch06_effects_rest_on_five_seeds(built_book):
     g = built_book.glue("06_char_language_model")
-    # each model used the way it was trained (the diagonal of the chapter's table)
-    assert g["val_carry"] < g["val_reset"] - 0.02
-    assert g["carry_gain"] == pytest.approx(g["val_reset"] - g["val_carry"])
-    # resetting while reading the validation text hurts even the carried-state model
-    assert g["val_carry_reseteval"] > g["val_carry"] + 0.05
+    assert g["n_seeds"] >= 5
+    for key in ("carry_gain", "train_effect", "eval_effect", "zero_start_effect"):
+        values = g[f"{key}_seeds"]
+        assert len(values) == g["n_seeds"], key
+        assert g[key] == pytest.approx(sum(values) / len(values)), key
+        # the runs differ: a training loop that ignored carry_state would give identical models
+        assert len(set(round(v, 6) for v in values)) > 1, key
+
+
+def test_ch06_resetting_the_state_in_evaluation_costs_bits(built_book):
+    # the first characters of every chunk are predicted without context: the carried-state model gets worse
+    _, lo, _ = _interval(built_book.glue("06_char_language_model"), "eval_effect")
+    assert lo > 0.02
+
+
+def test_ch06_training_with_resets_prepares_for_zero_starts(built_book):
+    # a model that met a zero state at every chunk handles zero starts better than one that met it once;
+    # fails if train_lm ignores carry_state (both models would be the same)
+    _, lo, _ = _interval(built_book.glue("06_char_language_model"), "zero_start_effect")
+    assert lo > 0
+
+
+def test_ch06_used_as_trained_carrying_beats_resetting(built_book):
+    _, lo, _ = _interval(built_book.glue("06_char_language_model"), "carry_gain")
+    assert lo > 0
+
+
+def test_ch06_training_effect_is_stated_as_the_interval_says(built_book):
+    # the chapter's verdict on "carrying during training" follows its interval, whichever way it falls
+    g = built_book.glue("06_char_language_model")
+    _, lo, hi = _interval(g, "train_effect")
+    verdict = _glued_markdown(built_book, "06_char_language_model", "train_effect_verdict")
+    if lo > 0:
+        assert "above zero" in verdict
+    elif hi < 0:
+        assert "below zero" in verdict
+    else:
+        assert "includes zero" in verdict and "does not claim" in verdict
+
+
+def test_ch06_clipping_demo_gradients_explode_and_clipping_helps(built_book):
+    g = built_book.glue("06_char_language_model")
+    # recurrent weights 6x too large: norms far above the threshold without clipping
+    assert g["explode_max_norm_free"] > 10
+    assert g["explode_frac_above_free"] > 0.01
+    assert g["explode_frac_clipped"] > 0.01  # the clipped run's figure crosses the threshold too
+    # the same seed with clipping ends clearly lower; a clip that did nothing would give the same run
+    assert g["explode_val_clipped"] < g["explode_val_free"] - 0.1
+    # with the default initialisation clipping almost never acted, as the chapter says
+    assert g["frac_clipped"] < 0.05
+
+
+def test_ch06_a_zero_start_costs_bits_only_at_first(built_book):
+    g = built_book.glue("06_char_language_model")
+    _, lo, _ = _interval(g, "warm_gap_first10")
+    assert lo > 0.1
+    mean_later, _, _ = _interval(g, "warm_gap_later")
+    assert mean_later < g["warm_gap_first10"] / 3
 
 
 def test_ch06_without_detaching_the_second_backward_fails(built_book):
@@ -54,10 +124,30 @@ def test_ch06_retain_graph_makes_every_step_slower_detaching_does_not(built_book
 
 # ------------------------------------------------------------ 07 sampling ---------------------
 
-def test_ch07_temperature_sharpens_and_flattens_the_distribution(built_book):
+def test_ch07_sample_next_draws_from_the_tempered_distribution(built_book):
     g = built_book.glue("07_sampling")
-    assert g["p_top_T05"] > g["p_top_T10"] > g["p_top_T15"]
-    assert g["entropy_T05"] < g["entropy_T10"] < g["entropy_T15"]
+    # 20,000 draws of lstm_course.sampling.sample_next per temperature: the top character's frequency is its
+    # probability under softmax(z / T) within 4 standard errors; a sampler that ignored T would fail at 0.5 or 1.5
+    for key in ("T05", "T10", "T15"):
+        p = g[f"p_top_{key}"]
+        se = (p * (1 - p) / 20_000) ** 0.5
+        assert abs(g[f"freq_top_{key}"] - p) < 4 * se + 1e-3, key
+    assert g["freq_top_T05"] > g["freq_top_T10"] + 0.02
+    assert g["freq_top_T10"] > g["freq_top_T15"] + 0.02
+
+
+def test_ch07_the_model_is_the_stronger_default(built_book):
+    g = built_book.glue("07_sampling")
+    assert g["ckpt_hidden"] >= 384
+    assert g["ckpt_val_bits"] < 2.3  # the previous committed model scored 2.42
+
+
+def test_ch07_samples_are_mostly_real_words_and_fewer_when_hotter(built_book):
+    g = built_book.glue("07_sampling")
+    assert g["wf_T08_mean"] > 0.5 and g["wf_T08_lo"] > 0.5  # "mostly real words" at the default temperature
+    assert g["wf_T05_lo"] > g["wf_T20_hi"]  # a sampler ignoring the temperature would give equal shares
+    assert g["val_word_fraction"] > g["wf_T10_mean"]  # real text is the reference
+    assert g["wf_T20_mean"] < 0.5  # "at T = 2.0 most words are invented"
 
 
 def test_ch07_greedy_repeats_itself_more_than_any_sampling_setting(built_book):
@@ -81,20 +171,64 @@ def test_ch07_higher_temperature_less_repetition_more_surprise(built_book):
 def test_ch08_held_out_exact_match(built_book):
     g = built_book.glue("08_seq2seq")
     assert g["n_test"] >= 500
-    assert g["beam_exact"] >= 0.95
-    assert g["greedy_exact"] >= 0.90
-    # the error table lists exactly the beam-search failures
-    assert g["n_errors"] == round((1 - g["beam_exact"]) * g["n_test"])
+    assert g["greedy_exact"] >= 0.5  # a small, briefly trained model, but one that has learnt the task
+    assert g["beam_exact"] >= g["greedy_exact"]
+
+
+def test_ch08_beam_search_changes_outputs_and_removes_search_errors(built_book):
+    g = built_book.glue("08_seq2seq")
+    # a beam that behaved like greedy decoding (beam_size ignored) would change nothing
+    assert g["beam_changed"] >= 5
+    assert g["beam_fixed"] > g["beam_broken"]
+    assert g["greedy_search_errors"] >= 5
+    assert g["beam_search_errors"] < g["greedy_search_errors"] / 2
+    # beam search finds more probable outputs on average
+    assert g["beam_mean_logprob"] > g["greedy_mean_logprob"]
+    # what is left is mostly the model's fault, not the search's
+    assert g["beam_model_errors"] > g["beam_search_errors"]
+
+
+def test_ch08_exposure_bias_sentence_follows_the_measurement(built_book):
+    g = built_book.glue("08_seq2seq")
+    assert g["exposure_gap"] == pytest.approx(g["tf_exact"] - g["greedy_exact"], abs=1e-4)
+    small = "is small" in _glued_markdown(built_book, "08_seq2seq", "exposure_verdict")
+    assert small == (g["exposure_gap"] < 0.02)
 
 
 # ------------------------------------------------------------ 09 inside the LSTM --------------
 
 def test_ch09_a_trained_unit_tracks_the_position_in_the_line(built_book):
     g = built_book.glue("09_inside_the_lstm")
-    # a random LSTM's best of 512 units correlates by chance; a trained counter must clearly beat it
-    assert g["r_pos"] > 0.6
-    assert g["r_pos"] > g["r_pos_untrained"] + 0.15
-    assert g["n_features_beating_chance"] >= 1
+    assert g["n_passages"] >= 5
+    # a random LSTM's best unit correlates by chance; a trained counter must beat it on every resampling
+    assert g["r_pos"] > 0.5
+    assert g["r_pos_diff_lo"] > 0.1
+    assert g["r_pos_diff_lo"] <= g["r_pos_diff"] <= g["r_pos_diff_hi"]
+
+
+def test_ch09_the_lists_of_units_follow_their_intervals(built_book):
+    g = built_book.glue("09_inside_the_lstm")
+    beating = _glued_markdown(built_book, "09_inside_the_lstm", "features_beating_chance")
+    not_beating = _glued_markdown(built_book, "09_inside_the_lstm", "features_not_beating_chance")
+    names = {"pos": "position in the line", "newline": "after a newline", "speaker": "in a speaker's name",
+             "speaker_caps": "speaker's name, capitals only", "word": "inside a word", "bracket": "inside brackets"}
+    for key, name in names.items():
+        listed = f"*{name}*"
+        if g[f"r_{key}_diff_lo"] > 0:
+            assert listed in beating and listed not in not_beating, key
+        else:
+            assert listed in not_beating and listed not in beating, key
+    # the capital-letter control decides what the chapter says about the speaker's-name unit
+    more_than_capitals = "more than a capital-letter detector" in _glued_markdown(
+        built_book, "09_inside_the_lstm", "speaker_verdict")
+    assert more_than_capitals == (g["r_speaker_caps_diff_lo"] > 0)
+
+
+def test_ch09_the_newline_unit_has_the_smallest_margin(built_book):
+    # "after a newline" is the input character itself: an untrained unit follows it closely already
+    g = built_book.glue("09_inside_the_lstm")
+    assert g["r_newline_untrained"] > 0.3
+    assert g["r_newline_diff"] < g["r_pos_diff"]
 
 
 # ------------------------------------------------------------ 10 speed ------------------------
@@ -106,6 +240,15 @@ def test_ch10_implementations_agree_and_fused_is_faster(built_book):
     assert g["speedup_fused"] > 1.5
     # "what fusing removes" is per-step overhead: each extra time step costs less in nn.LSTM
     assert 0 < g["fused_us_per_step"] < g["hand_us_per_step"]
+    # with 16x the arithmetic per step the overhead is a smaller share: the ratio shrinks
+    assert 1.0 < g["speedup_fused_big"] < g["speedup_fused"]
+
+
+def test_ch10_quotes_the_recorded_cell_benchmark(built_book):
+    g = built_book.glue("10_speed")
+    record = json.loads((REPO / "benchmarks" / "results" / "cell.json").read_text(encoding="utf-8"))
+    hand = next(r for r in record["results"] if r["implementation"].startswith("hand"))
+    assert g["recorded_hand_vs_fused"] == pytest.approx(hand["time_vs_nn_lstm"])
 
 
 def test_ch10_generation_linear_when_carried_quadratic_when_refed(built_book):

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from lstm_course.metrics import bits_per_char, bootstrap_ci, cross_entropy, distinct_n, perplexity, repetition_rate
+from lstm_course.metrics import (bits_per_char, cross_entropy, distinct_n, mean_interval, perplexity, repetition_rate,
+                                 word_fraction, words)
 
 
 def test_cross_entropy_uniform_is_log_v():
@@ -81,52 +82,40 @@ def test_ngram_errors():
         repetition_rate(torch.zeros(2, 3), 2)
 
 
-def test_bootstrap_ci_hand_cases():
-    # constant values: every resample has the same mean
-    assert bootstrap_ci([0.3, 0.3, 0.3]) == pytest.approx((0.3, 0.3, 0.3))
-    # two values 0 and 1: resampled means are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4, so the
-    # central 95 % reaches both ends and the central 40 % is the middle value only
-    assert bootstrap_ci([0.0, 1.0]) == pytest.approx((0.5, 0.0, 1.0))
-    assert bootstrap_ci([0.0, 1.0], confidence=0.4) == pytest.approx((0.5, 0.5, 0.5))
+def test_words_lowercases_and_keeps_inner_apostrophes():
+    assert words("Thou BLUSH'd, o'er-bold 3rd") == ["thou", "blush'd", "o'er", "bold", "rd"]
+    assert words("  \n..") == []
+    with pytest.raises(TypeError, match="expected text as a str"):
+        words(["not", "text"])
 
 
-def test_bootstrap_ci_shapes_types_and_determinism():
-    mean, low, high = bootstrap_ci(torch.tensor([0.1, 0.4, 0.2, 0.9]))
-    assert all(isinstance(x, float) for x in (mean, low, high))
-    assert 0.1 <= low < mean < high <= 0.9  # inside the values' range, around their mean
-    assert bootstrap_ci((0.1, 0.4, 0.2, 0.9)) == pytest.approx((mean, low, high))  # a tuple, float64
-    assert bootstrap_ci([0.1, 0.4, 0.2, 0.9]) == bootstrap_ci([0.1, 0.4, 0.2, 0.9])  # same arguments, same interval
-    assert bootstrap_ci([0.1, 0.4, 0.2, 0.9], seed=1) != (mean, low, high)
+def test_word_fraction_counts_words_found_in_the_vocabulary():
+    vocab = set(words("to be or not to be"))
+    assert word_fraction("To be, or NOT.", vocab) == 1.0
+    assert word_fraction("to bex ornot be", vocab) == pytest.approx(2 / 4)  # to, be found; bex, ornot not
+    assert math.isnan(word_fraction("!!! 123", vocab))  # no words: nothing to count
 
 
-def test_bootstrap_ci_random_cases_cover_and_shrink():
-    gen = torch.Generator().manual_seed(0)
-    covered, widths = 0, {}
-    for trial in range(200):
-        x = torch.randn(30, generator=gen, dtype=torch.float64)  # true mean 0
-        _, low, high = bootstrap_ci(x, n_resamples=2000, seed=trial)
-        covered += low <= 0 <= high
-    assert 0.85 <= covered / 200 <= 1.0  # about 95 % coverage (a little less: bootstrap at n=30)
-    for n in (10, 1000):
-        _, low, high = bootstrap_ci(torch.randn(n, generator=gen), n_resamples=2000)
-        widths[n] = high - low
-    assert widths[1000] < widths[10] / 5  # width shrinks like 1/sqrt(n): 10x here
-    # for many values the mean is nearly normal: the 95 % interval is mean +- 1.96 standard errors
-    big = torch.randn(2000, generator=gen, dtype=torch.float64)
-    mean, low, high = bootstrap_ci(big)
-    se = big.std().item() / 2000 ** 0.5
-    assert 1.85 < (high - mean) / se < 2.07 and 1.85 < (mean - low) / se < 2.07
-    _, lo90, hi90 = bootstrap_ci(x, confidence=0.9)
-    _, lo99, hi99 = bootstrap_ci(x, confidence=0.99)
-    assert lo99 < lo90 < hi90 < hi99
+def test_mean_interval_hand_case_and_properties():
+    mean, low, high = mean_interval([1.0, 1.0, 1.0])
+    assert (mean, low, high) == (1.0, 1.0, 1.0)
+    values = [0.1, 0.3, 0.2, 0.5, 0.4]
+    mean, low, high = mean_interval(values)
+    assert mean == pytest.approx(0.3)
+    assert min(values) <= low < mean < high <= max(values)
+    assert mean_interval(values) == (mean, low, high)  # seeded: the same interval every time
+    _, low90, high90 = mean_interval(values, level=0.9)
+    assert low <= low90 and high90 <= high  # a lower level gives a narrower interval
+    # an effect that is positive for every seed has an interval above zero; a mixed one straddles it
+    assert mean_interval([0.02, 0.03, 0.025, 0.04, 0.01])[1] > 0
+    _, low, high = mean_interval([0.02, -0.03, 0.01, -0.02, 0.015])
+    assert low < 0 < high
 
 
-def test_bootstrap_ci_errors():
-    with pytest.raises(ValueError, match="at least one value"):
-        bootstrap_ci([])
+def test_mean_interval_errors():
+    with pytest.raises(ValueError, match="at least 2 values"):
+        mean_interval([1.0])
     with pytest.raises(ValueError, match="finite"):
-        bootstrap_ci([1.0, float("nan")])
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        bootstrap_ci([1.0, 2.0], confidence=95)
-    with pytest.raises(ValueError, match="n_resamples"):
-        bootstrap_ci([1.0, 2.0], n_resamples=0)
+        mean_interval([1.0, float("nan")])
+    with pytest.raises(ValueError, match="0 < level < 1"):
+        mean_interval([1.0, 2.0], level=1.5)

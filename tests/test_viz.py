@@ -1,6 +1,9 @@
 """Behaviour of lstm_course.viz: what is drawn (data, titles, labels) and the escaped HTML view."""
+import html
 import math
 import re
+import subprocess
+from pathlib import Path
 
 import matplotlib
 
@@ -12,7 +15,7 @@ import torch  # noqa: E402
 
 from lstm_course.cell import trace_gates  # noqa: E402
 from lstm_course.training import History  # noqa: E402
-from lstm_course.viz import (HTMLActivation, html_activation, plot_gates, plot_hidden_heatmap,  # noqa: E402
+from lstm_course.viz import (HTMLActivation, StaticSliders, static_sliders, html_activation, plot_gates, plot_hidden_heatmap,  # noqa: E402
                              plot_learning_curves)
 
 
@@ -114,3 +117,54 @@ def test_html_activation_bad_input_and_notebook_display():
         html_activation("ab", [0.1, 0.2], cmap="no-such-map")
     view = HTMLActivation("a<", torch.tensor([0.2, -0.3]))
     assert view._repr_html_() == html_activation("a<", [0.2, -0.3])
+
+
+def _slider_texts():
+    axes = {"temperature": [0.5, 1.0, 1.5], "seed": [0, 1]}
+    texts = {(t, s): f"T={t} seed={s} <&>" for t in axes["temperature"] for s in axes["seed"]}
+    return texts, axes
+
+
+def test_static_sliders_show_the_start_text_and_escape_everything():
+    texts, axes = _slider_texts()
+    page = static_sliders(texts, axes, start=(1.0, 1))
+    assert page.count("<pre") == 6 and page.count('type="range"') == 2
+    visible = re.findall(r'<pre data-key="([0-9-]+)" style', page)  # the one <pre> without `hidden`
+    assert visible == ["1-1"]
+    assert "T=1.0 seed=1 &lt;&amp;&gt;" in page and "<&>" not in page
+    assert static_sliders(texts, axes, start=(1.0, 1)) == page  # deterministic: same page, same HTML
+    assert StaticSliders(texts, axes)._repr_html_() == static_sliders(texts, axes)
+
+
+def test_static_sliders_errors():
+    texts, axes = _slider_texts()
+    with pytest.raises(ValueError, match="missing"):
+        static_sliders({k: v for k, v in texts.items() if k != (1.5, 1)}, axes)
+    with pytest.raises(ValueError, match="start"):
+        static_sliders(texts, axes, start=(0.7, 0))
+    with pytest.raises(ValueError, match="at least one value"):
+        static_sliders(texts, {"temperature": []})
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's /usr/bin/chromium")
+def test_static_sliders_switch_text_in_a_browser(tmp_path):
+    # move both sliders as a reader would, then read which text the page shows
+    texts, axes = _slider_texts()
+    page = static_sliders(texts, axes)
+    script = """<script>
+    document.addEventListener("DOMContentLoaded", function () {
+      var s = document.querySelectorAll("input[type=range]");
+      s[0].value = 2; s[0].dispatchEvent(new Event("input"));
+      s[1].value = 1; s[1].dispatchEvent(new Event("input"));
+      var shown = Array.from(document.querySelectorAll("pre")).filter(p => !p.hidden).map(p => p.textContent);
+      document.title = "SHOWN:" + JSON.stringify(shown) + ":" + document.querySelectorAll("output")[0].textContent;
+    });</script>"""
+    path = tmp_path / "slider.html"
+    path.write_text("<html><head></head><body>" + page + script + "</body></html>", encoding="utf-8")
+    out = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    title = re.search(r"<title>(.*?)</title>", out.stdout, re.S)
+    assert title is not None, out.stderr[-2000:]
+    assert html.unescape(title.group(1)) == 'SHOWN:["T=1.5 seed=1 <&>"]:1.5'
