@@ -120,3 +120,177 @@ def test_bad_arguments_to_save(tmp_path, trained):
     with pytest.raises(TypeError, match="expected config to be a dataclass"):
         save_checkpoint(tmp_path / "m.pt", model, vocab, {"vocab_size": 3})
     assert not (tmp_path / "m.pt").exists()
+
+
+# --- hostile checkpoints: a file a student downloaded must never run code ------------------------------
+#
+# Each case writes a checkpoint that, if the loader resolved the names it holds, would run
+# `touch <marker>` (through a shell, os.system, or a pickle's __reduce__). The loader must refuse it
+# with a clear ValueError, and the marker file must not exist afterwards: proof that nothing ran.
+
+import os
+import subprocess
+import sys
+
+from lstm_course.checkpoint import DATACLASSES, MODEL_CLASSES
+
+
+def _payload(tmp_path, trained):
+    model, vocab, config = trained
+    path = save_checkpoint(tmp_path / "good.pt", model, vocab, config, extra={"train_config": TrainConfig.tiny()})
+    return torch.load(path, weights_only=True)
+
+
+def _shell(marker):
+    return {"__dataclass__": "lstm_course.corpus:subprocess.run",
+            "fields": {"args": f"touch {marker}", "shell": True}}
+
+
+def _os_system(marker):
+    return {"__dataclass__": "lstm_course.device:os.system", "fields": {"command": f"touch {marker}"}}
+
+
+def _hostile_payloads(marker):
+    """(name, edit) pairs: edit(payload) turns a genuine payload into a hostile one."""
+    def put(key, value):
+        def edit(p):
+            p[key] = value
+        return edit
+
+    def nested_in_config(p):  # hidden one level down, inside an allowed dataclass's field
+        p["config"]["fields"]["dropout"] = _shell(marker)
+
+    def nested_in_extra(p):  # deep inside plain containers
+        p["extra"] = {"runs": [{"notes": (1, {"cfg": _shell(marker)})}]}
+
+    return [
+        ("callable through a module attribute (subprocess.run)", put("extra", {"x": _shell(marker)})),
+        ("callable through a module attribute (os.system)", put("extra", {"x": _os_system(marker)})),
+        ("callable as the config", put("config", _shell(marker))),
+        ("callable as the model class", put("model_class", "lstm_course.corpus:subprocess.run")),
+        ("attribute walk to a builtin", put("model_class", "lstm_course.models:torch.os.system")),
+        ("a class that is not a dataclass", put("extra", {"x": {"__dataclass__": "lstm_course.models:CharLM",
+                                                                "fields": {"config": None}}})),
+        ("a non-dataclass class of the package", put("extra", {"x": {"__dataclass__": "lstm_course.vocab:CharVocab",
+                                                                     "fields": {"chars": "ab"}}})),
+        ("a class outside the package", put("extra", {"x": {"__dataclass__": "subprocess:Popen",
+                                                            "fields": {"args": f"touch {marker}", "shell": True}}})),
+        ("nested in an allowed config's field", nested_in_config),
+        ("nested in plain containers", nested_in_extra),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_a_hostile_checkpoint_is_refused_and_runs_nothing(case, tmp_path, trained):
+    marker = tmp_path / "pwned"
+    name, edit = _hostile_payloads(marker)[case]
+    payload = _payload(tmp_path, trained)
+    edit(payload)
+    torch.save(payload, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="expected .*got") as err:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "(a checkpoint may not name other classes or functions)" in str(err.value), name
+    assert not marker.exists(), f"{name}: the checkpoint ran a command"
+
+
+class _Evil:
+    """A pickle that runs a command when unpickled by a full (not weights-only) pickle load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_that_weights_only_refuses_is_refused_and_runs_nothing(tmp_path, trained):
+    marker = tmp_path / "pwned"
+    payload = _payload(tmp_path, trained)
+    payload["extra"] = {"x": _Evil(marker)}
+    torch.save(payload, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="expected an lstm_course checkpoint holding only tensors and plain values"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+    # the file really is a working exploit for a careless loader: that is what weights_only=True prevents
+    torch.load(tmp_path / "evil.pt", weights_only=False)
+    assert marker.exists()
+
+
+def test_the_cli_refuses_a_hostile_checkpoint_in_one_line_and_runs_nothing(tmp_path, trained):
+    marker = tmp_path / "pwned"
+    payload = _payload(tmp_path, trained)
+    payload["extra"] = {"x": _shell(marker)}
+    torch.save(payload, tmp_path / "evil.pt")
+    proc = subprocess.run([sys.executable, "-m", "lstm_course", "sample", "--checkpoint", "evil.pt", "--length", "5"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "may not name other classes" in proc.stderr, proc.stderr
+    assert not marker.exists()
+
+
+def test_the_allow_lists_hold_only_the_package_config_dataclasses_and_charlm():
+    import dataclasses
+
+    assert sorted(DATACLASSES) == ["lstm_course.models:CharLMConfig", "lstm_course.training:History",
+                                   "lstm_course.training:TrainConfig"]
+    assert all(isinstance(c, type) and dataclasses.is_dataclass(c) for c in DATACLASSES.values())
+    assert list(MODEL_CLASSES) == ["lstm_course.models:CharLM"]
+
+
+def test_an_allowed_dataclass_with_bad_fields_is_a_clear_error(tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["extra"]["train_config"]["fields"]["lr"] = "fast"
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="expected valid TrainConfig fields"):
+        load_checkpoint(tmp_path / "bad.pt")
+    payload["extra"]["train_config"]["fields"] = {"__init__": 1}
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"expected fields of TrainConfig .*got unknown \['__init__'\]"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_a_vocabulary_size_that_disagrees_with_the_config_is_refused(tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["vocab"]["itos"] = payload["vocab"]["itos"][:-1]  # one symbol fewer than the model's V
+    torch.save(payload, tmp_path / "bad.pt")
+    V = len(payload["vocab"]["itos"])
+    with pytest.raises(ValueError, match=f"expected config.vocab_size to equal the saved vocabulary's {V} symbols, "
+                                         f"got {V + 1}"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_weights_that_do_not_fit_the_config_are_a_clear_error(tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["config"]["fields"]["hidden_size"] = 8
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="expected weights matching its CharLM config, got .*size mismatch"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_saving_what_could_not_be_loaded_is_refused_at_save_time(tmp_path, trained):
+    import dataclasses
+
+    model, vocab, config = trained
+
+    @dataclasses.dataclass
+    class Notes:
+        text: str = "hi"
+
+    with pytest.raises(TypeError, match="expected dataclasses from .*got .*Notes"):
+        save_checkpoint(tmp_path / "m.pt", model, vocab, config, extra={"notes": Notes()})
+    with pytest.raises(TypeError, match="expected a model class from"):
+        save_checkpoint(tmp_path / "m.pt", torch.nn.Linear(2, 2), vocab, config)
+    with pytest.raises(TypeError, match="expected a CharLMConfig for a CharLM, got TrainConfig"):
+        save_checkpoint(tmp_path / "m.pt", model, vocab, TrainConfig())
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_device_this_machine_lacks_is_named_as_such(tmp_path, trained):
+    model, vocab, config = trained
+    save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+    with pytest.raises(ValueError, match="map_location: expected a device this machine has, got 'nonsense'"):
+        load_checkpoint(tmp_path / "m.pt", map_location="nonsense")
+    # a CUDA device that no machine has (on a CPU-only torch: "Torch not compiled with CUDA enabled")
+    with pytest.raises(ValueError, match="map_location: expected a device this machine has, got 'cuda:99'"):
+        load_checkpoint(tmp_path / "m.pt", map_location="cuda:99")
