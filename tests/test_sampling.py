@@ -67,6 +67,31 @@ def test_top_p_includes_crossing_token():
                                                                         [False, False, True, True]]
 
 
+def test_temperature_is_applied_before_the_top_p_nucleus():
+    # The nucleus is taken from the distribution actually sampled, i.e. after the temperature.
+    # p = [0.5, 0.3, 0.15, 0.05] at T = 2 becomes sqrt(p) normalised = [0.379, 0.294, 0.207, 0.120];
+    # cumulative mass before each token: 0, 0.379, 0.673, 0.880, so top_p = 0.7 keeps three tokens
+    # (on the untempered p it would keep two: 0, 0.5, 0.8). Sampled frequencies are the three renormalised.
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05], dtype=torch.float64)
+    tempered = p.sqrt() / p.sqrt().sum()
+    expected = torch.cat([tempered[:3] / tempered[:3].sum(), torch.zeros(1, dtype=torch.float64)])
+    f = freqs(p.log().float(), temperature=2.0, top_p=0.7)
+    assert f[3] == 0 and f[2] > 0.2
+    assert torch.allclose(f, expected, atol=TOL)
+    # and at T = 0.5 (p^2 normalised = [0.685, 0.247, 0.062, 0.007]) top_p = 0.9 keeps two, not three
+    sharp = p ** 2 / (p ** 2).sum()
+    f = freqs(p.log().float(), temperature=0.5, top_p=0.9)
+    assert f[2] == 0 and f[3] == 0
+    assert torch.allclose(f[:2], sharp[:2] / sharp[:2].sum(), atol=TOL)
+
+
+def test_plus_inf_logits_are_a_clear_error():
+    with pytest.raises(ValueError, match=r"expected finite logits \(or -inf for forbidden tokens\), got \+inf"):
+        sample_next(torch.tensor([0.0, float("inf"), 1.0]))
+    with pytest.raises(ValueError, match="got [+]inf"):
+        sample_next(torch.tensor([[0.0, 1.0], [float("inf"), 0.0]]), temperature=0)
+
+
 def test_minus_inf_never_chosen():
     logits = torch.tensor([float("-inf"), 0.0, float("-inf"), 0.0])
     for kw in (dict(temperature=100.0), dict(top_k=3), dict(top_p=1.0), dict(temperature=0)):
@@ -264,3 +289,70 @@ def test_model_loss_on(lm):
     assert model_loss_on(lm, ids, chunk=7) == pytest.approx(expected, rel=1e-5)  # state carried across chunks
     with pytest.raises(ValueError, match="at least 2 token ids"):
         model_loss_on(lm, [1])
+
+
+# A model whose state matters: a CharLM with large random weights, so its next-token distributions are
+# peaked and depend on everything read so far. On the flat test model above beam search agrees with greedy
+# decoding almost always, which hides bugs in how the beams' states follow their hypotheses.
+
+@pytest.fixture
+def peaked_lm():
+    torch.manual_seed(11)
+    model = CharLM(CharLMConfig(vocab_size=6, embed_dim=8, hidden_size=16, num_layers=2)).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    return model
+
+
+def reference_beam(model, prompt, length, beam_size):
+    """Beam search without any carried state: every hypothesis is re-read from the start at every step."""
+    beams = [([], 0.0)]
+    for _ in range(length):
+        cands = []
+        for seq, score in beams:
+            logits, _ = model(torch.tensor([list(prompt) + seq]))
+            logp = logits[0, -1].float().log_softmax(-1)
+            cands += [(seq + [v], score + logp[v].item()) for v in range(logp.numel())]
+        beams = sorted(cands, key=lambda c: -c[1])[:beam_size]
+    return beams[0][0]
+
+
+def full_logprob(model, prompt, seq):
+    full = torch.tensor(list(prompt) + list(seq))
+    logits, _ = model(full[None, :-1])
+    logp = logits[0].log_softmax(-1)
+    return sum(logp[t, full[t + 1]].item() for t in range(len(prompt) - 1, len(full) - 1))
+
+
+@pytest.mark.parametrize("beam_size", [2, 3, 5])
+def test_beam_search_equals_a_stateless_reference_on_a_model_whose_state_matters(peaked_lm, beam_size):
+    differs_from_greedy = 0
+    for seed in range(4):
+        prompt = torch.randint(0, 6, (3,), generator=torch.Generator().manual_seed(seed)).tolist()
+        beam = beam_search(peaked_lm, prompt, 7, beam_size=beam_size).tolist()
+        assert beam == reference_beam(peaked_lm, prompt, 7, beam_size), (seed, beam_size)
+        greedy = generate(peaked_lm, prompt, 7, temperature=0).tolist()
+        differs_from_greedy += beam != greedy
+        assert full_logprob(peaked_lm, prompt, beam) >= full_logprob(peaked_lm, prompt, greedy) - 1e-6
+    assert differs_from_greedy >= 1  # the test model really separates beam search from greedy decoding
+
+
+def test_exhaustive_beam_finds_the_best_sequence(peaked_lm):
+    # With beam_size >= V ** (length - 1) nothing is pruned: beam search must return the argmax over all
+    # V ** length continuations, each scored by reading it from scratch.
+    import itertools
+
+    prompt, length = [2, 0], 3
+    best = max(itertools.product(range(6), repeat=length), key=lambda s: full_logprob(peaked_lm, prompt, s))
+    assert beam_search(peaked_lm, prompt, length, beam_size=36).tolist() == list(best)
+    greedy = generate(peaked_lm, prompt, length, temperature=0).tolist()
+    assert full_logprob(peaked_lm, prompt, best) > full_logprob(peaked_lm, prompt, greedy) + 1e-3
+
+
+def test_prompt_ids_outside_the_vocabulary_are_a_clear_error(lm):
+    for decode in (lambda p: generate(lm, p, 3), lambda p: beam_search(lm, p, 3), lambda p: model_loss_on(lm, p)):
+        with pytest.raises(ValueError, match=r"expected prompt ids in \[0, 9\) .*got 9 at position 1"):
+            decode([1, 9, 2])
+        with pytest.raises(ValueError, match=r"expected prompt ids in \[0, 9\) .*got -1 at position 0"):
+            decode([-1, 2])
