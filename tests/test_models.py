@@ -182,3 +182,22 @@ def test_tagger_bad_input():
         Tagger(5, 3, pad_id=5)
     with pytest.raises(ValueError, match="expected logits"):
         model.loss(torch.zeros(2, 4, 5), torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_tagger_batch_padded_past_its_longest_sequence_keeps_T():
+    # A batch padded to a fixed T (a DataLoader with a fixed width, or a slice of a wider batch) has
+    # max(lengths) < T; the docstring promises logits (B, T, C), so they line up with tags (B, T).
+    torch.manual_seed(6)
+    model = Tagger(20, 5, embed_dim=6, hidden_size=7).double()
+    seqs = [[3, 4, 5], [6, 7], [8, 9, 10, 11]]
+    x, lengths = padded_batch(seqs)
+    T = 9  # longer than the longest sequence (4)
+    wide = torch.zeros(3, T, dtype=torch.long)
+    wide[:, :x.shape[1]] = x
+    logits = model(wide, lengths)
+    assert logits.shape == (3, T, 5)
+    torch.testing.assert_close(logits[:, :4], model(x, lengths), rtol=1e-10, atol=1e-12)
+    tags = torch.full((3, T), Tagger.IGNORE_INDEX)
+    for b, s in enumerate(seqs):
+        tags[b, :len(s)] = torch.arange(len(s)) % 5
+    assert torch.isfinite(model.loss(logits, tags))  # the loss accepts the (B, T) tags as they are
