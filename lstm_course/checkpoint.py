@@ -220,13 +220,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
         raise ValueError(f"{str(path)!r}: expected an lstm_course checkpoint with {missing} too, got a file without")
 
     # every name is checked before anything is built from the file
-    model_cls = _lookup(payload["model_class"], MODEL_CLASSES, "a model class")
-    saved_vocab = CharVocab.from_dict(payload["vocab"])
+    try:
+        model_cls = _lookup(payload["model_class"], MODEL_CLASSES, "a model class")
+        saved_vocab = CharVocab.from_dict(payload["vocab"])
+        config = _unpack(payload["config"])
+        extra = _unpack(payload["extra"])
+    except ValueError as e:
+        raise ValueError(f"{str(path)!r}: {e}") from e
     if vocab is not None and vocab != saved_vocab:
         raise ValueError(f"{str(path)!r} was trained with a different vocabulary, so token ids would mean "
                          f"other characters: {_describe_vocab_difference(saved_vocab, vocab)}")
-    config = _unpack(payload["config"])
-    extra = _unpack(payload["extra"])
     config_cls = _CONFIG_OF[model_cls]
     if not isinstance(config, config_cls):
         raise ValueError(f"{str(path)!r}: expected a {config_cls.__name__} for its {model_cls.__name__}, "
