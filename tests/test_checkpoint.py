@@ -1,4 +1,6 @@
 """Behaviour of lstm_course.checkpoint: round trip, atomic writes, CPU loading, vocabulary checks, bad files."""
+import re
+
 import torch
 import torch.serialization
 import pytest
@@ -294,3 +296,137 @@ def test_a_device_this_machine_lacks_is_named_as_such(tmp_path, trained):
     # a CUDA device that no machine has (on a CPU-only torch: "Torch not compiled with CUDA enabled")
     with pytest.raises(ValueError, match="map_location: expected a device this machine has, got 'cuda:99'"):
         load_checkpoint(tmp_path / "m.pt", map_location="cuda:99")
+
+
+# --- every refusal says what it expected and what it got, naming the file --------------------------------
+
+def _save_raw(tmp_path, obj, name="raw.pt"):
+    torch.save(obj, tmp_path / name)
+    return tmp_path / name
+
+
+def test_files_that_are_not_checkpoints_are_named_with_what_they_hold(tmp_path):
+    from lstm_course.checkpoint import FORMAT
+
+    path = _save_raw(tmp_path, [1, 2, 3])
+    with pytest.raises(ValueError, match=rf"^'{path}': expected an lstm_course checkpoint \(format '{FORMAT}'\), "
+                                         r"got 'list'$"):
+        load_checkpoint(path)
+    path = _save_raw(tmp_path, {"format": "other/2", "weights": torch.ones(1)})
+    with pytest.raises(ValueError, match=r"^'.*raw.pt': expected an lstm_course checkpoint .*got 'other/2'$"):
+        load_checkpoint(path)
+    path = _save_raw(tmp_path, {"format": FORMAT, "vocab": {"itos": ["a"]}})
+    with pytest.raises(ValueError, match=r"^'.*raw.pt': expected an lstm_course checkpoint with \['model_class', "
+                                         r"'model_state', 'config', 'extra'\] too, got a file without$"):
+        load_checkpoint(path)
+
+
+def test_unreadable_files_show_the_first_line_of_what_went_wrong(tmp_path, trained):
+    model, vocab, config = trained
+    path = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"^'{path}' is not a readable checkpoint \(truncated or corrupt file\?\): "
+                                         r"EOFError$"):  # torch's EOFError has no message: its name stands in
+        load_checkpoint(path)
+    path.write_bytes(b"PK\x03\x04 not a zip")
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as e:  # what torch says, whatever its version: its first line ends the message
+        first = str(e).strip().splitlines()[0]
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == f"'{path}' is not a readable checkpoint (truncated or corrupt file?): {first}"
+    path = _save_raw(tmp_path, {"x": _Evil(tmp_path / "pwned")})
+    with pytest.raises(ValueError, match=rf"^'{path}': expected an lstm_course checkpoint holding only tensors and "
+                                         r"plain values, got a file with other Python objects \(not written by "
+                                         r"save_checkpoint\)$"):
+        load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match=rf"^load_checkpoint: no checkpoint file at '{tmp_path}/nope.pt'$"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_refused_names_say_which_table_they_were_checked_against(tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["model_class"] = "lstm_course.models:Tagger"
+    path = _save_raw(tmp_path, payload)
+    with pytest.raises(ValueError, match=rf"^'{path}': expected a model class from \['lstm_course.models:CharLM'\], "
+                                         r"got 'lstm_course.models:Tagger' \(a checkpoint may not name other classes "
+                                         r"or functions\)$"):
+        load_checkpoint(path)
+    payload = _payload(tmp_path, trained)
+    payload["extra"] = {"x": {"__dataclass__": "lstm_course.vocab:CharVocab", "fields": {}}}
+    path = _save_raw(tmp_path, payload)
+    with pytest.raises(ValueError, match=r"^'.*': expected a configuration dataclass from \['lstm_course.models:"
+                                         r"CharLMConfig', 'lstm_course.training:History', 'lstm_course.training:"
+                                         r"TrainConfig'\], got 'lstm_course.vocab:CharVocab' \(a checkpoint"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("stored", [
+    {"__dataclass__": "lstm_course.training:TrainConfig", "fields": {}, "run": "x"},  # a key too many
+    {"__dataclass__": "lstm_course.training:TrainConfig", "fields": ["lr", 1.0]},  # fields not a dict
+    {"__dataclass__": "lstm_course.training:TrainConfig"},  # no fields
+])
+def test_a_malformed_stored_dataclass_is_refused(stored, tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["extra"] = {"x": stored}
+    path = _save_raw(tmp_path, payload)
+    keys = sorted(stored)
+    with pytest.raises(ValueError, match=r"^'.*': expected a stored dataclass \{'__dataclass__': name, 'fields': "
+                                         rf"dict\}}, got keys {re.escape(repr(keys))}$"):
+        load_checkpoint(path)
+
+
+def test_a_non_dataclass_in_the_table_would_still_be_refused(tmp_path, trained, monkeypatch):
+    # the allow-list promises dataclass types only; the loader checks that promise instead of trusting it
+    import lstm_course.checkpoint as ckpt
+
+    monkeypatch.setitem(ckpt.DATACLASSES, "lstm_course.vocab:CharVocab", CharVocab)
+    payload = _payload(tmp_path, trained)
+    payload["extra"] = {"x": {"__dataclass__": "lstm_course.vocab:CharVocab", "fields": {"chars": "ab"}}}
+    path = _save_raw(tmp_path, payload)
+    with pytest.raises(ValueError, match=r"^'.*': expected a dataclass type, got <class 'lstm_course.vocab.CharVocab'>$"):
+        load_checkpoint(path)
+
+
+def test_bad_field_values_quote_the_dataclass_check(tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["extra"]["train_config"]["fields"]["lr"] = -1.0
+    path = _save_raw(tmp_path, payload)
+    with pytest.raises(ValueError, match=r"^'.*': expected valid TrainConfig fields, got TrainConfig: expected "
+                                         r"lr > 0, got -1.0$"):
+        load_checkpoint(path)
+
+
+def test_vocabulary_differences_are_described_exactly(tmp_path, trained):
+    model, vocab, config = trained
+    path = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+    fewer = CharVocab([c for c in vocab.itos if c not in "qu"])
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, vocab=fewer)
+    assert str(err.value).endswith(f": the checkpoint's vocabulary has {len(vocab)} symbols, the given one "
+                                   f"{len(vocab) - 2}; only in the checkpoint: 'qu'")
+    many = CharVocab(list(vocab.itos) + [chr(0x400 + i) for i in range(50)])  # 50 new symbols: 40 are shown
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, vocab=many)
+    assert str(err.value).endswith("only in the given vocabulary: " + repr("".join(chr(0x400 + i) for i in range(40))))
+    swapped = list(vocab.itos)
+    swapped[3], swapped[5] = swapped[5], swapped[3]
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, vocab=CharVocab(swapped))
+    assert str(err.value).endswith(f"same symbols in a different order (first difference at id 3: "
+                                   f"{vocab.itos[3]!r} vs {vocab.itos[5]!r})")
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, vocab=CharVocab(vocab.itos, unk=vocab.itos[0]))
+    assert str(err.value).endswith("; same symbols and order but a different unknown-character setting")
+
+
+def test_map_location_puts_the_model_on_that_device(tmp_path, trained):
+    model, vocab, config = trained
+    path = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+    for where in ("cpu", torch.device("cpu")):
+        loaded, _, _, _ = load_checkpoint(path, map_location=where)
+        assert all(p.device == torch.device("cpu") for p in loaded.parameters())
+    with pytest.raises(ValueError, match=r"^map_location: expected a device this machine has, got 'nonsense' "
+                                         r"\(Expected one of cpu, cuda.* device string: nonsense\)$"):
+        load_checkpoint(path, map_location="nonsense")
