@@ -1,5 +1,6 @@
 """Behaviour of lstm_course.checkpoint: round trip, atomic writes, CPU loading, vocabulary checks, bad files."""
 import re
+from pathlib import Path
 
 import torch
 import torch.serialization
@@ -430,3 +431,38 @@ def test_map_location_puts_the_model_on_that_device(tmp_path, trained):
     with pytest.raises(ValueError, match=r"^map_location: expected a device this machine has, got 'nonsense' "
                                          r"\(Expected one of cpu, cuda.* device string: nonsense\)$"):
         load_checkpoint(path, map_location="nonsense")
+
+
+def test_save_writes_its_temporary_file_beside_the_target_and_creates_missing_folders(tmp_path, trained, monkeypatch):
+    # os.replace is atomic only within one file system: the temporary file must live in the target's folder
+    model, vocab, config = trained
+    seen = []
+    real_replace = os.replace
+
+    def recording_replace(src, dst):
+        seen.append(Path(src))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    path = save_checkpoint(tmp_path / "a" / "b" / "m.pt", model, vocab, config)  # two missing levels
+    monkeypatch.undo()
+    assert path.is_file() and seen[0].parent == path.parent and seen[0] != path
+    assert torch.load(path, weights_only=True)["torch_version"] == torch.__version__  # recorded for bug reports
+
+
+def test_bad_arguments_to_save_name_the_type_given(tmp_path, trained):
+    model, vocab, config = trained
+    cases = [((42, vocab, config, None), "save_checkpoint: expected model to be an nn.Module, got int"),
+             ((model, "abc", config, None), "save_checkpoint: expected vocab to be a CharVocab, got str"),
+             ((model, vocab, [1], None), "save_checkpoint: expected config to be a dataclass instance, got list"),
+             ((model, vocab, config, [1]), "save_checkpoint: expected extra to be a dict or None, got list")]
+    for (m, v, c, e), message in cases:
+        with pytest.raises(TypeError) as err:
+            save_checkpoint(tmp_path / "m.pt", m, v, c, extra=e)
+        assert str(err.value) == message
+    with pytest.raises(TypeError, match=r"; store it as a plain dict \(dataclasses.asdict\) instead$"):
+        import dataclasses
+
+        save_checkpoint(tmp_path / "m.pt", model, vocab, config,
+                        extra={"x": dataclasses.make_dataclass("Notes", [("text", str, "hi")])()})
+    assert not (tmp_path / "m.pt").exists()
