@@ -356,3 +356,117 @@ def test_prompt_ids_outside_the_vocabulary_are_a_clear_error(lm):
             decode([1, 9, 2])
         with pytest.raises(ValueError, match=r"expected prompt ids in \[0, 9\) .*got -1 at position 0"):
             decode([-1, 2])
+
+
+class GRULM(nn.Module):
+    """A language model whose state is one tensor (num_layers, B, H), not nn.LSTM's (h, c) pair."""
+
+    def __init__(self, V=5, H=12):
+        super().__init__()
+        self.embed, self.rnn, self.head = nn.Embedding(V, 8), nn.GRU(8, H, batch_first=True), nn.Linear(H, V)
+
+    def forward(self, x, state=None):
+        out, state = self.rnn(self.embed(x), state)  # (B, T, H), (1, B, H)
+        return self.head(out), state
+
+
+def test_beam_search_reorders_a_single_tensor_state_too():
+    torch.manual_seed(0)
+    model = GRULM().double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2.0)
+    differs = 0
+    for seed in range(4):
+        prompt = torch.randint(0, 5, (2,), generator=torch.Generator().manual_seed(seed)).tolist()
+        beam = beam_search(model, prompt, 6, beam_size=3).tolist()
+        assert beam == reference_beam(model, prompt, 6, 3)
+        differs += beam != generate(model, prompt, 6, temperature=0).tolist()
+    assert differs >= 1
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(temperature=True), "expected a finite temperature >= 0, got True"),
+    (dict(temperature="1"), "expected a finite temperature >= 0, got '1'"),
+    (dict(temperature=float("inf")), "expected a finite temperature >= 0, got inf"),
+    (dict(top_k=True), "expected top_k to be None or an int >= 1, got True"),
+    (dict(top_k=0), "expected top_k to be None or an int >= 1, got 0"),
+    (dict(top_p=True), "expected top_p to be None or in (0, 1], got True"),
+    (dict(top_p="0.5"), "expected top_p to be None or in (0, 1], got '0.5'"),
+    (dict(top_p=0.0), "expected top_p to be None or in (0, 1], got 0.0"),
+])
+def test_sampling_arguments_are_checked_with_exact_messages(kw, message):
+    with pytest.raises(ValueError) as err:
+        sample_next(torch.zeros(3), **kw)
+    assert str(err.value) == message
+    assert sample_next(torch.tensor([0.0, 5.0]), temperature=1, top_k=1, top_p=1).item() == 1  # ints are fine
+
+
+def test_sample_next_error_messages_name_what_was_given():
+    cases = [(torch.zeros(2, 3, 4), "expected floating-point logits of shape (V,) or (B, V), got (2, 3, 4) torch.float32"),
+             (torch.zeros(3, dtype=torch.long), "expected floating-point logits of shape (V,) or (B, V), got (3,) torch.int64"),
+             ([0.0, 1.0], "expected floating-point logits of shape (V,) or (B, V), got list"),
+             (torch.zeros(0), "expected at least one logit, got V = 0"),
+             (torch.tensor([[0.0, 1.0], [float("-inf")] * 2]), "expected at least one finite logit per row, got all -inf")]
+    for logits, message in cases:
+        with pytest.raises(ValueError) as err:
+            sample_next(logits)
+        assert str(err.value) == message
+
+
+def test_top_k_and_top_p_filter_each_row_and_keep_what_they_promise():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0], [0.0, 0.0, 5.0, 4.0]])
+    kept = torch.isfinite(filter_logits(logits, top_k=2))
+    assert kept.tolist() == [[False, True, True, False], [False, False, True, True]]
+    assert torch.equal(filter_logits(logits, top_k=4), logits) and torch.equal(filter_logits(logits, top_p=1.0), logits)
+    kept = filter_logits(logits, top_k=3, top_p=0.5)  # both: the nucleus of what top-k left
+    assert torch.isfinite(kept).sum(-1).tolist() == [1, 1]
+    f = freqs(torch.tensor([2.0, 1.0, 0.0]), top_k=2, temperature=0.5)  # top-k after the temperature, then softmax
+    p = torch.tensor([4.0, 2.0]).softmax(0).double()
+    assert f[2] == 0 and torch.allclose(f[:2], p, atol=TOL)
+
+
+def test_generate_with_length_zero_and_one(lm):
+    wrapped = Counting(lm)
+    out = generate(wrapped, [1, 2], 0)
+    assert out.shape == (0,) and out.dtype == torch.long and wrapped.calls == 0  # nothing to compute
+    out = beam_search(wrapped, [1, 2], 0)
+    assert out.shape == (0,) and out.dtype == torch.long and wrapped.calls == 0
+    one = generate(wrapped, [1, 2], 1, temperature=0)
+    assert one.shape == (1,) and wrapped.calls == 1
+    assert beam_search(lm, [1, 2], 1, beam_size=3).tolist() == one.tolist()  # one step: beam = argmax
+
+
+def test_generate_text_rejects_a_prompt_that_is_not_text(lm):
+    vocab = TinyVocab("abcdefghi")
+    for bad in ("", None, ["a"]):
+        with pytest.raises(ValueError) as err:
+            generate_text(lm, vocab, bad, 3)
+        assert str(err.value) == f"expected a non-empty prompt string, got {bad!r}"
+
+
+def test_prompt_shape_and_dtype_errors(lm):
+    for decode in (lambda p: generate(lm, p, 2), lambda p: beam_search(lm, p, 2)):
+        with pytest.raises(ValueError) as err:
+            decode(torch.zeros(2, 2, dtype=torch.long))
+        assert str(err.value) == "expected a non-empty 1-D prompt of token ids (P,), got shape (2, 2)"
+        with pytest.raises(ValueError) as err:
+            decode(torch.tensor([1.0, 2.0]))
+        assert str(err.value) == "expected integer token ids in the prompt, got dtype torch.float32"
+    with pytest.raises(ValueError) as err:
+        beam_search(lm, [1], -1)
+    assert str(err.value) == "expected length to be an int >= 0, got -1"
+    for bad in (0, True, 1.5):
+        with pytest.raises(ValueError) as err:
+            beam_search(lm, [1], 3, beam_size=bad)
+        assert str(err.value) == f"expected beam_size to be an int >= 1, got {bad!r}"
+
+
+def test_model_loss_on_restores_the_mode_and_rejects_short_input(lm):
+    lm.train()
+    ids = torch.randint(0, 9, (30,), generator=torch.Generator().manual_seed(0))
+    a = model_loss_on(lm, ids, chunk=4)
+    assert lm.training and a == pytest.approx(model_loss_on(lm, ids.tolist()), rel=1e-5)  # dropout was off
+    with pytest.raises(ValueError) as err:
+        model_loss_on(lm, torch.zeros(2, 3, dtype=torch.long))
+    assert str(err.value) == "expected a 1-D sequence of at least 2 token ids, got shape (2, 3)"
