@@ -194,8 +194,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is truncated, corrupt or not an ``lstm_course`` checkpoint, or ``vocab``
-            differs from the saved one.
+        ValueError: the file is truncated, corrupt or not an ``lstm_course`` checkpoint; it names a class
+            outside :data:`DATACLASSES` / :data:`MODEL_CLASSES` (nothing named in it is ever called otherwise);
+            its vocabulary, config and weights disagree; ``vocab`` differs from the saved one; or
+            ``map_location`` is a device this machine does not have.
     """
     path = Path(path)
     if not path.is_file():
