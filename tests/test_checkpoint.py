@@ -466,3 +466,63 @@ def test_bad_arguments_to_save_name_the_type_given(tmp_path, trained):
         save_checkpoint(tmp_path / "m.pt", model, vocab, config,
                         extra={"x": dataclasses.make_dataclass("Notes", [("text", str, "hi")])()})
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_inconsistent_checkpoints_name_the_file_and_the_mismatch(tmp_path, trained):
+    model, vocab, config = trained
+    payload = _payload(tmp_path, trained)
+    payload["config"] = payload["extra"]["train_config"]  # a TrainConfig where the CharLMConfig belongs
+    path = _save_raw(tmp_path, payload, "wrongconfig.pt")
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == f"'{path}': expected a CharLMConfig for its CharLM, got TrainConfig"
+    payload = _payload(tmp_path, trained)
+    payload["vocab"]["itos"] = payload["vocab"]["itos"][:-1]
+    path = _save_raw(tmp_path, payload, "fewer.pt")
+    with pytest.raises(ValueError, match=rf"^'{path}': expected config.vocab_size"):
+        load_checkpoint(path)
+    good = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+    with pytest.raises(ValueError, match=rf"^'{good}' was trained with a different vocabulary"):
+        load_checkpoint(good, vocab=CharVocab.from_text("xyz"))
+    # the checkpoint holds symbols the given vocabulary lacks: at most 40 of them are shown
+    many = CharVocab.from_text("".join(chr(0x400 + i) for i in range(60)))
+    big = CharLM(CharLMConfig.tiny(vocab_size=len(many)))
+    save_checkpoint(tmp_path / "big.pt", big, many, big.config)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(tmp_path / "big.pt", vocab=CharVocab.from_text("ab"))
+    assert ("only in the checkpoint: " + repr("".join(chr(0x400 + i) for i in range(40))) + ";") in str(err.value)
+
+
+def test_weights_that_do_not_fit_quote_torch_up_to_300_characters(tmp_path, trained):
+    payload = _payload(tmp_path, trained)
+    payload["config"]["fields"]["hidden_size"] = 8  # every LSTM and head weight has the wrong shape: a long message
+    path = _save_raw(tmp_path, payload)
+    try:
+        CharLM(CharLMConfig(**{**payload["config"]["fields"]})).load_state_dict(payload["model_state"])
+    except RuntimeError as e:
+        torch_says = " ".join(str(e).split())
+    assert len(torch_says) > 300
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == f"'{path}': expected weights matching its CharLM config, got {torch_says[:300]}"
+
+
+def test_the_model_goes_to_map_location(tmp_path, trained):
+    # "meta" is a device every torch has: tensors with shapes and no data, enough to see the move happen
+    model, vocab, config = trained
+    path = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+    loaded, _, _, _ = load_checkpoint(path, map_location="meta")
+    assert {p.device.type for p in loaded.parameters()} == {"meta"}
+
+
+def test_a_device_error_without_a_message_is_named_by_its_type(tmp_path, trained, monkeypatch):
+    model, vocab, config = trained
+    path = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
+
+    def no_device(*args, **kwargs):
+        raise AssertionError  # what torch's CUDA stubs raise in some versions: no text at all
+
+    monkeypatch.setattr(torch, "empty", no_device)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, map_location="cpu")
+    assert str(err.value) == "map_location: expected a device this machine has, got 'cpu' (AssertionError)"
