@@ -102,7 +102,8 @@ def _vocab_size(model: nn.Module) -> Optional[int]:
 
 
 def _as_prompt(prompt: Prompt, model: nn.Module) -> Tensor:
-    p = torch.as_tensor(prompt, dtype=torch.long) if not isinstance(prompt, Tensor) else prompt
+    # no dtype here: a list holding 2.7 must be refused below, not truncated to token 2
+    p = torch.as_tensor(prompt) if not isinstance(prompt, Tensor) else prompt
     if p.dim() != 1 or p.numel() == 0:
         raise ValueError(f"expected a non-empty 1-D prompt of token ids (P,), got shape {tuple(p.shape)}")
     if p.is_floating_point():

@@ -470,3 +470,39 @@ def test_model_loss_on_restores_the_mode_and_rejects_short_input(lm):
     with pytest.raises(ValueError) as err:
         model_loss_on(lm, torch.zeros(2, 3, dtype=torch.long))
     assert str(err.value) == "expected a 1-D sequence of at least 2 token ids, got shape (2, 3)"
+
+
+def test_top_p_one_keeps_even_tokens_whose_mass_rounds_away():
+    # in float32 the cumulative mass reaches exactly 1.0 before the last, tiny-probability tokens:
+    # top_p = 1.0 still means "no filtering"
+    logits = torch.tensor([0.0, 0.0, -80.0, -90.0])
+    assert torch.equal(filter_logits(logits, top_p=1.0), logits)
+    # and exactly at the threshold the token that would cross it is the last one kept: [0.5, 0.25, 0.25]
+    p = torch.tensor([0.5, 0.25, 0.25])
+    assert torch.isfinite(filter_logits(p.log(), top_p=0.5)).tolist() == [True, False, False]
+
+
+def test_float_prompts_and_lengths_are_refused_not_truncated(lm):
+    with pytest.raises(ValueError) as err:
+        generate(lm, [1.0, 2.7], 3)
+    assert str(err.value) == "expected integer token ids in the prompt, got dtype torch.float32"
+    with pytest.raises(ValueError) as err:
+        generate(lm, [1, 2], 2.0)
+    assert str(err.value) == "expected length to be an int >= 0, got 2.0"
+
+
+def test_prompt_ids_for_a_model_without_an_embedding_must_still_be_non_negative():
+    model = TableLM(torch.full((3, 3), 1 / 3))
+    with pytest.raises(ValueError) as err:
+        generate(model, [0, -1], 2)
+    assert str(err.value) == "expected prompt ids >= 0, got -1 at position 1"
+    assert generate(model, [0, 2], 2).shape == (2,)
+
+
+def test_nan_and_plus_inf_messages_are_exact():
+    with pytest.raises(ValueError) as err:
+        sample_next(torch.tensor([0.0, float("nan")]))
+    assert str(err.value) == "expected logits without NaN, got NaN"
+    with pytest.raises(ValueError) as err:
+        sample_next(torch.tensor([0.0, float("inf")]))
+    assert str(err.value) == "expected finite logits (or -inf for forbidden tokens), got +inf"
