@@ -71,7 +71,8 @@ def _mutmut(args: list[str], cwd: Path, timeout: float | None = None, log=None) 
 
 def _function(source: str, name: str) -> list[str]:
     m = re.search(r"^([ \t]*)def " + re.escape(name) + r"\(.*?(?=\n\1?(?:def |class |@|\S))", source, re.S | re.M)
-    return m.group(0).splitlines()[1:] if m else []
+    # the whole definition, signature included (defaults are mutated too), under one name so only changes show
+    return m.group(0).replace(name, "<function>").splitlines() if m else []
 
 
 def _diff(source: str, mutant: str) -> str:

@@ -285,3 +285,20 @@ def test_tagger_layers_directions_dropout_and_pad_embedding():
     b = Tagger(20, 5, embed_dim=6, hidden_size=7, dropout=0.25)
     assert b.lstm.bidirectional and b.head.in_features == 14 and b.lstm.dropout == 0.0  # one layer: none between
     assert b.lstm.batch_first and b.embed.padding_idx == 0
+
+
+def test_classifier_and_tagger_defaults_forget_bias_and_smallest_sizes():
+    c = SequenceClassifier(8, 2)
+    assert (c.rnn.hidden_size, c.embed.embedding_dim, c.cell) == (64, 16, "lstm")
+    H = c.rnn.hidden_size
+    torch.testing.assert_close((c.rnn.bias_ih_l0 + c.rnn.bias_hh_l0)[H:2 * H], torch.ones(H))  # forget bias 1
+    r = SequenceClassifier(8, 2, cell="rnn")
+    assert r.cell == "rnn" and type(r.rnn) is nn.RNN
+    assert not torch.allclose(r.rnn.bias_ih_l0 + r.rnn.bias_hh_l0, torch.ones(64))  # an RNN has no forget gate
+    tiny = SequenceClassifier(1, 1, hidden_size=1, embed_dim=1)  # 1 is a valid size everywhere
+    assert tiny(torch.zeros(2, 3, dtype=torch.long)).shape == (2, 1)
+    assert _message(lambda: SequenceClassifier(8, 0)) == "expected num_classes to be a positive int, got 0"
+    t = Tagger(20, 5, pad_id=3)
+    assert (t.embed.embedding_dim, t.lstm.hidden_size, t.pad_id) == (64, 128, 3)
+    torch.testing.assert_close((t.lstm.bias_ih_l0 + t.lstm.bias_hh_l0)[128:256], torch.ones(128))
+    torch.testing.assert_close((t.lstm.bias_ih_l0_reverse + t.lstm.bias_hh_l0_reverse)[128:256], torch.ones(128))
