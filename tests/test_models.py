@@ -182,3 +182,123 @@ def test_tagger_bad_input():
         Tagger(5, 3, pad_id=5)
     with pytest.raises(ValueError, match="expected logits"):
         model.loss(torch.zeros(2, 4, 5), torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_tagger_batch_padded_past_its_longest_sequence_keeps_T():
+    # A batch padded to a fixed T (a DataLoader with a fixed width, or a slice of a wider batch) has
+    # max(lengths) < T; the docstring promises logits (B, T, C), so they line up with tags (B, T).
+    torch.manual_seed(6)
+    model = Tagger(20, 5, embed_dim=6, hidden_size=7).double()
+    seqs = [[3, 4, 5], [6, 7], [8, 9, 10, 11]]
+    x, lengths = padded_batch(seqs)
+    T = 9  # longer than the longest sequence (4)
+    wide = torch.zeros(3, T, dtype=torch.long)
+    wide[:, :x.shape[1]] = x
+    logits = model(wide, lengths)
+    assert logits.shape == (3, T, 5)
+    torch.testing.assert_close(logits[:, :4], model(x, lengths), rtol=1e-10, atol=1e-12)
+    tags = torch.full((3, T), Tagger.IGNORE_INDEX)
+    for b, s in enumerate(seqs):
+        tags[b, :len(s)] = torch.arange(len(s)) % 5
+    assert torch.isfinite(model.loss(logits, tags))  # the loss accepts the (B, T) tags as they are
+
+
+# --- every refusal says exactly what it expected and what it got ------------------------------------------
+
+def _message(fn):
+    with pytest.raises(ValueError) as err:
+        fn()
+    return str(err.value)
+
+
+def test_charlm_input_errors_are_exact():
+    model = CharLM(CharLMConfig(vocab_size=V, embed_dim=8, hidden_size=12, num_layers=2))
+    assert _message(lambda: model(torch.zeros(5, dtype=torch.long))) == "expected x of shape (B, T), got (5,)"
+    assert _message(lambda: model([[1, 2]])) == "expected x of shape (B, T), got list"
+    assert _message(lambda: model(torch.zeros(2, 5))) == "expected integer token ids in x, got dtype torch.float32"
+    assert _message(lambda: model(torch.zeros(2, 0, dtype=torch.long))) == \
+        "expected sequence length T >= 1, got x of shape (2, 0)"
+    x = torch.zeros(3, 4, dtype=torch.int32)  # int32 ids are accepted
+    assert model(x)[0].shape == (3, 4, V)
+    good = (torch.zeros(2, 3, 12), torch.zeros(2, 3, 12))
+    assert model(x, list(good))[0].shape == (3, 4, V)  # a list (h, c) is accepted too
+    for state, got in [((torch.zeros(1, 3, 12), torch.zeros(2, 3, 12)), "[(1, 3, 12), (2, 3, 12)]"),
+                       ((torch.zeros(2, 3, 12),), "[(2, 3, 12)]"),
+                       (torch.zeros(2, 3, 12), "Tensor")]:
+        assert _message(lambda: model(x, state)) == \
+            f"expected state (h, c) each of shape (num_layers, B, H) = (2, 3, 12), got {got}"
+    assert _message(lambda: CharLM({"vocab_size": V})) == "expected a CharLMConfig, got dict"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(vocab_size=0), "expected vocab_size to be a positive int, got 0"),
+    (dict(vocab_size=True), "expected vocab_size to be a positive int, got True"),
+    (dict(vocab_size=V, embed_dim=2.0), "expected embed_dim to be a positive int, got 2.0"),
+    (dict(vocab_size=V, num_layers=0), "expected num_layers to be a positive int, got 0"),
+    (dict(vocab_size=V, dropout=-0.1), "expected 0 <= dropout < 1, got -0.1"),
+    (dict(vocab_size=V, dropout=1.0), "expected 0 <= dropout < 1, got 1.0"),
+    (dict(vocab_size=V, embed_dim=8, hidden_size=16, tie_weights=True),
+     "expected embed_dim == hidden_size with tie_weights=True, got embed_dim=8, hidden_size=16"),
+])
+def test_charlm_config_errors_are_exact(kwargs, message):
+    assert _message(lambda: CharLMConfig(**kwargs).validate()) == message
+
+
+def test_charlm_presets_and_dropout_placement():
+    tiny = CharLMConfig.tiny(V)
+    assert (tiny.vocab_size, tiny.embed_dim, tiny.hidden_size, tiny.num_layers, tiny.dropout) == (V, 16, 32, 1, 0.0)
+    big = CharLMConfig.shakespeare(V)
+    assert (big.vocab_size, big.embed_dim, big.hidden_size, big.num_layers, big.dropout) == (V, 64, 384, 1, 0.0)
+    one = CharLM(CharLMConfig(vocab_size=V, num_layers=1, dropout=0.3))
+    two = CharLM(CharLMConfig(vocab_size=V, num_layers=2, dropout=0.3))
+    assert one.lstm.dropout == 0.0 and two.lstm.dropout == 0.3 and one.drop.p == 0.3  # nn.LSTM's is between layers
+    assert one.lstm.batch_first and one.lstm.input_size == 64 and one.lstm.hidden_size == 256
+    lstm = CharLM(CharLMConfig(vocab_size=V, hidden_size=8, forget_bias=2.5)).lstm  # the config's value is used
+    torch.testing.assert_close((lstm.bias_ih_l0 + lstm.bias_hh_l0)[8:16], torch.full((8,), 2.5))
+
+
+def test_classifier_and_tagger_errors_are_exact():
+    for kwargs, message in [(dict(vocab_size=0, num_classes=2), "expected vocab_size to be a positive int, got 0"),
+                            (dict(vocab_size=8, num_classes=2, hidden_size=0), "expected hidden_size to be a positive int, got 0"),
+                            (dict(vocab_size=8, num_classes=2, embed_dim=1.5), "expected embed_dim to be a positive int, got 1.5"),
+                            (dict(vocab_size=8, num_classes=2, cell="gru"), "expected cell 'lstm' or 'rnn', got 'gru'")]:
+        assert _message(lambda: SequenceClassifier(**kwargs)) == message
+    assert _message(lambda: Tagger(5, 3, pad_id=5)) == "expected 0 <= pad_id < vocab_size = 5, got 5"
+    assert _message(lambda: Tagger(5, 3, pad_id=-1)) == "expected 0 <= pad_id < vocab_size = 5, got -1"
+    assert _message(lambda: Tagger(5, 3, dropout=1.0)) == "expected 0 <= dropout < 1, got 1.0"
+    model = Tagger(20, 5, embed_dim=6, hidden_size=7)
+    x = torch.ones(2, 4, dtype=torch.long)
+    assert _message(lambda: model(x, torch.tensor([4]))) == "expected lengths of shape (B,) = (2,), got (1,)"
+    assert _message(lambda: model(x, torch.tensor([4, 0]))) == "expected 1 <= lengths <= T = 4, got min 0, max 4"
+    assert _message(lambda: model(x, torch.tensor([5, 1]))) == "expected 1 <= lengths <= T = 4, got min 1, max 5"
+    assert model(x, [4, 1]).shape == (2, 4, 5)  # a list of lengths works too
+    assert _message(lambda: model.loss(torch.zeros(2, 4, 5), torch.zeros(2, 3, dtype=torch.long))) == \
+        "expected logits (B, T, C) and tags (B, T), got (2, 4, 5) and (2, 3)"
+    assert _message(lambda: model.loss(torch.zeros(2, 4), torch.zeros(2, 4, dtype=torch.long))) == \
+        "expected logits (B, T, C) and tags (B, T), got (2, 4) and (2, 4)"
+
+
+def test_tagger_layers_directions_dropout_and_pad_embedding():
+    t = Tagger(20, 5, embed_dim=6, hidden_size=7, num_layers=2, bidirectional=False, dropout=0.25, pad_id=3)
+    assert t.lstm.num_layers == 2 and not t.lstm.bidirectional and t.lstm.dropout == 0.25 and t.drop.p == 0.25
+    assert t.head.in_features == 7 and t.embed.padding_idx == 3 and t.embed.weight[3].abs().sum() == 0
+    b = Tagger(20, 5, embed_dim=6, hidden_size=7, dropout=0.25)
+    assert b.lstm.bidirectional and b.head.in_features == 14 and b.lstm.dropout == 0.0  # one layer: none between
+    assert b.lstm.batch_first and b.embed.padding_idx == 0
+
+
+def test_classifier_and_tagger_defaults_forget_bias_and_smallest_sizes():
+    c = SequenceClassifier(8, 2)
+    assert (c.rnn.hidden_size, c.embed.embedding_dim, c.cell) == (64, 16, "lstm")
+    H = c.rnn.hidden_size
+    torch.testing.assert_close((c.rnn.bias_ih_l0 + c.rnn.bias_hh_l0)[H:2 * H], torch.ones(H))  # forget bias 1
+    r = SequenceClassifier(8, 2, cell="rnn")
+    assert r.cell == "rnn" and type(r.rnn) is nn.RNN
+    assert not torch.allclose(r.rnn.bias_ih_l0 + r.rnn.bias_hh_l0, torch.ones(64))  # an RNN has no forget gate
+    tiny = SequenceClassifier(1, 1, hidden_size=1, embed_dim=1)  # 1 is a valid size everywhere
+    assert tiny(torch.zeros(2, 3, dtype=torch.long)).shape == (2, 1)
+    assert _message(lambda: SequenceClassifier(8, 0)) == "expected num_classes to be a positive int, got 0"
+    t = Tagger(20, 5, pad_id=3)
+    assert (t.embed.embedding_dim, t.lstm.hidden_size, t.pad_id) == (64, 128, 3)
+    torch.testing.assert_close((t.lstm.bias_ih_l0 + t.lstm.bias_hh_l0)[128:256], torch.ones(128))
+    torch.testing.assert_close((t.lstm.bias_ih_l0_reverse + t.lstm.bias_hh_l0_reverse)[128:256], torch.ones(128))

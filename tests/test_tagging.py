@@ -166,3 +166,14 @@ def test_pad_batch_and_encode_errors():
     wv, tv = TokenVocab.for_words([["a"]]), TokenVocab.for_tags(tags=PUNCT_TAGS)
     with pytest.raises(ValueError, match="example 0: expected as many tags as words"):
         encode_tagged([(["a"], ["O", "O"])], wv, tv)
+
+
+def test_pad_batch_pads_words_with_pad_id_and_tags_with_pad_tag():
+    from lstm_course.tagging import TokenVocab, pad_batch
+
+    seqs = [(torch.tensor([5, 6, 7]), torch.tensor([1, 2, 3])), (torch.tensor([8]), torch.tensor([4]))]
+    x, y, lengths = pad_batch(seqs, pad_tag=-1, pad_id=9)
+    assert x.tolist() == [[5, 6, 7], [8, 9, 9]] and y.tolist() == [[1, 2, 3], [4, -1, -1]]
+    assert lengths.tolist() == [3, 1] and lengths.dtype == torch.long
+    assert TokenVocab(["a", "b"]) == TokenVocab(["a", "b"]) and TokenVocab(["a", "b"]) != TokenVocab(["b", "a"])
+    assert TokenVocab(["a"]) != ["a"]
