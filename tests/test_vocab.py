@@ -58,3 +58,44 @@ def test_bad_inputs():
         CharVocab("ab").decode([0, 5])
     with pytest.raises(ValueError, match="from CharVocab.to_dict"):
         CharVocab.from_dict({"chars": "ab"})
+
+
+def test_ids_in_range_bounds_are_exact():
+    """V - 1 is the last valid id; V and -1 are refused with the id and its position named."""
+    v = CharVocab("abc")
+    assert v.decode([0, 2]) == "ac"
+    with pytest.raises(ValueError, match=r"expected ids in \[0, 3\), got 3 at position 1"):
+        v.decode([2, 3])
+    with pytest.raises(ValueError, match=r"got -1 at position 0"):
+        v.decode([-1])
+
+
+def test_decode_refuses_2d_tensor_with_its_shape():
+    v = CharVocab("ab")
+    assert v.decode(torch.tensor([1, 0])) == "ba"
+    with pytest.raises(ValueError, match=r"expected a 0-d or 1-d tensor of ids, got shape \(1, 2\)"):
+        v.decode(torch.tensor([[0, 1]]))
+
+
+def test_error_messages_name_what_was_wrong():
+    """Each refusal says what it expected and what it got (the duplicates, exactly)."""
+    with pytest.raises(ValueError, match=r"expected distinct characters, got duplicates \['a', 'b'\]$"):
+        CharVocab(["b", "a", "c", "a", "b"])
+    with pytest.raises(ValueError, match=r"expected unk to be one character, got 'xy'"):
+        CharVocab("ab", unk="xy")
+    with pytest.raises(ValueError, match=r"expected unk to be one character, got 5"):
+        CharVocab("ab", unk=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^expected at least one character, got an empty vocabulary$"):
+        CharVocab([])
+    with pytest.raises(ValueError, match=r"build the vocabulary from this text or pass unk=\.\.\."):
+        CharVocab("ab").encode("c")
+
+
+def test_hash_and_repr():
+    """Equal vocabularies hash alike (usable as dict keys); repr previews 20 characters, then '…'."""
+    assert hash(CharVocab("ab")) == hash(CharVocab.from_text("ba"))
+    assert len({CharVocab("ab"), CharVocab("ab"), CharVocab("ab", unk="?")}) == 2
+    assert repr(CharVocab("ab", unk="?")) == "CharVocab(V=3, chars='ab?', unk='?')"
+    twenty = "abcdefghijklmnopqrst"
+    assert repr(CharVocab(twenty)) == f"CharVocab(V=20, chars={twenty!r}, unk=None)"
+    assert repr(CharVocab(twenty + "u")) == f"CharVocab(V=21, chars={twenty!r}…, unk=None)"
