@@ -5,11 +5,12 @@
 
 See book/grading-a-class.md for the whole workflow, the limits below and the threat model.
 """
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
-                                    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 from lstm_course.grading import FlagSuspiciousCode, GradingExecute, RestoreCellMetadata
+from lstm_course.grading_feedback import HideHiddenTests
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -52,3 +53,10 @@ c.GradingExecute.sandbox = True  # Landlock: no access to solutions/, the gradeb
 c.GradingExecute.max_output_chars = 100_000  # output kept per cell (a 50 MB print is cut here)
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+
+# --- Feedback ----------------------------------------------------------------------------------------
+# `nbgrader generate_feedback <id>` writes the graded notebook as HTML. nbgrader's own steps are GetGrades and
+# CSSHTMLHeaderPreprocessor; HideHiddenTests, between them, replaces each hidden-test region by a line giving the
+# test cell's name, points and result, and removes every output line that quotes hidden-test source (tracebacks,
+# or a student's print(In)). Error messages stay. So feedback can go out as soon as grades do.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
