@@ -17,6 +17,7 @@ themselves) are no secret and are not searched for. Nothing here runs student co
 """
 from __future__ import annotations
 
+import html
 import re
 
 from nbformat import NotebookNode
@@ -85,8 +86,11 @@ SHORT = 20  # secrets shorter than this are matched as whole lines only ("return
 
 
 def _quotes(line: str, secrets: list[str]) -> bool:
-    bare = TRACEBACK_PREFIX.sub("", line).strip()
-    return any(s == bare if len(s) < SHORT else s in line for s in secrets)
+    # the line as shown, and as it reads once HTML entities or a repr's escaped quotes are decoded
+    # (display(HTML(...)) of the source, print(In) of a list of cells)
+    forms = {line, html.unescape(line), line.replace("\\'", "'").replace('\\"', '"')}
+    bares = {TRACEBACK_PREFIX.sub("", form).strip() for form in forms}
+    return any(s in bares if len(s) < SHORT else any(s in form for form in forms) for s in secrets)
 
 
 def _scrub_text(text: str, secrets: list[str]) -> tuple[str, int]:
