@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows.append([f"whole class ({n} submission-assignments)", record["class_wall_seconds"],
                  record["class_wall_seconds"] / n])
     if "parallel" in record:
-        rows.append([f"whole class, {record['parallel']['jobs']} parallel groups", record["parallel"]["class_wall_seconds"],
+        rows.append([f"whole class, grading_shard run --jobs {record['parallel']['jobs']}", record["parallel"]["class_wall_seconds"],
                      record["parallel"]["class_wall_seconds"] / n])
     print_table(["step", "seconds", "per submission"], rows)
     write_json(args.json, record)
