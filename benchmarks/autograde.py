@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--students", type=int, default=50, help="class size (default: %(default)s)")
     p.add_argument("--assignments", nargs="*", default=None, help="assignment ids (default: every one in solutions/)")
-    p.add_argument("--jobs", type=int, default=1, help="also grade in this many parallel groups (default: %(default)s = no)")
+    p.add_argument("--jobs", type=int, default=1, help="also grade with grading_shard run --jobs JOBS (default: %(default)s = no)")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     args = p.parse_args(argv)
     ids = args.assignments or assignments()
