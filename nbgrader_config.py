@@ -2,6 +2,8 @@
 
     nbgrader generate_assignment gates      # solutions/gates -> notebooks/gates (student version)
     nbgrader autograde gates                # grades submitted/<student>/gates
+    nbgrader generate_feedback gates        # feedback/<student>/gates, without the hidden tests
+    python -m lstm_course.grading_shard run gates --jobs 4   # autograde in 4 parallel shards, merged
 
 See book/grading-a-class.md for the whole workflow, the limits below and the threat model.
 """
