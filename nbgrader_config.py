@@ -43,8 +43,9 @@ c.Autograde.autograde_preprocessors = [
     GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
-# Seconds per cell. Every graded cell of the three notebooks runs in under 3 s on a loaded 2-core CPU;
-# 30 s leaves ten times that, and bounds what an endless loop or a sleep costs: one timeout per cell.
+# Seconds per cell. detaching's visible train_tbptt test, one of the slowest graded cells, took 3.8 s on 2 cores
+# under load average 6 (2026-12-03; most of it torch's first optimizer.step()); 30 s leaves room for a busier
+# machine, and bounds what an endless loop or a sleep costs: one timeout per cell.
 c.GradingExecute.timeout = 30
 # Every submission runs in this kernel, whatever kernel its metadata names (installed into .venv by
 # scripts/setup-env.sh: `python -m lstm_course.grading install-kernel`).
