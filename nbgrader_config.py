@@ -2,14 +2,17 @@
 
     nbgrader generate_assignment gates      # solutions/gates -> notebooks/gates (student version)
     nbgrader autograde gates                # grades submitted/<student>/gates
+    nbgrader generate_feedback gates        # feedback/<student>/gates, without the hidden tests
+    python -m lstm_course.grading_shard run gates --jobs 4   # autograde in 4 parallel shards, merged
 
 See book/grading-a-class.md for the whole workflow, the limits below and the threat model.
 """
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
-                                    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 from lstm_course.grading import FlagSuspiciousCode, GradingExecute, RestoreCellMetadata
+from lstm_course.grading_feedback import HideHiddenTests
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -40,8 +43,9 @@ c.Autograde.autograde_preprocessors = [
     GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
-# Seconds per cell. Every graded cell of the three notebooks runs in under 3 s on a loaded 2-core CPU;
-# 30 s leaves ten times that, and bounds what an endless loop or a sleep costs: one timeout per cell.
+# Seconds per cell. detaching's visible train_tbptt test, one of the slowest graded cells, took 3.8 s on 2 cores
+# under load average 6 (2026-12-03; most of it torch's first optimizer.step()); 30 s leaves room for a busier
+# machine, and bounds what an endless loop or a sleep costs: one timeout per cell.
 c.GradingExecute.timeout = 30
 # Every submission runs in this kernel, whatever kernel its metadata names (installed into .venv by
 # scripts/setup-env.sh: `python -m lstm_course.grading install-kernel`).
@@ -52,3 +56,10 @@ c.GradingExecute.sandbox = True  # Landlock: no access to solutions/, the gradeb
 c.GradingExecute.max_output_chars = 100_000  # output kept per cell (a 50 MB print is cut here)
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+
+# --- Feedback ----------------------------------------------------------------------------------------
+# `nbgrader generate_feedback <id>` writes the graded notebook as HTML. nbgrader's own steps are GetGrades and
+# CSSHTMLHeaderPreprocessor; HideHiddenTests, between them, replaces each hidden-test region by a line giving the
+# test cell's name, points and result, and removes every output line that quotes hidden-test source (tracebacks,
+# or a student's print(In)). Error messages stay. So feedback can go out as soon as grades do.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -10,16 +10,17 @@ slow case: a wrong answer fails early). Then, as in the guide: ``generate_assign
 ``autograde`` (one call per assignment for the whole class), ``generate_feedback``, ``export``.
 
 Reported: seconds of each step, seconds per submission-assignment for autograde (the step's time
-divided by the number of students), and the whole class's wall time. ``--jobs J`` also grades the class
-split into J groups, each in its own copy of the course directory with its own gradebook (the safe way
-to use several cores: nbgrader's sqlite gradebook is not meant for concurrent writers), and reports
-that wall time. The machine's load average is recorded: the cores may be shared.
+divided by the number of students), and the whole class's wall time. ``--jobs J`` also grades the whole
+class again, in a fresh course, with ``python -m lstm_course.grading_shard run <id> --jobs J`` instead of
+``nbgrader autograde`` (J shards in parallel, each in its own copy of the course, merged into the one
+gradebook), and reports that wall time. The machine's load average is recorded: the cores may be shared.
 """
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,14 +72,24 @@ def hand_in(course: Path, ids: list[str], students: list[str]) -> None:
             nbformat.write(released, folder / f"{a}.ipynb")
 
 
-def grade_class(course: Path, ids: list[str], students: list[str]) -> dict[str, float]:
-    """Release, collect, autograde, feedback, export; seconds per step."""
+def timed_shards(course: Path, assignment: str, jobs: int) -> float:
+    """``python -m lstm_course.grading_shard run <assignment> --jobs J`` in ``course``; seconds."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "lstm_course.grading_shard", "run", assignment, "--jobs", str(jobs)],
+                          cwd=course, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"grading_shard run {assignment} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def grade_class(course: Path, ids: list[str], students: list[str], jobs: int = 1) -> dict[str, float]:
+    """Release, collect, autograde (in ``jobs`` shards when > 1), feedback, export; seconds per step."""
     steps: dict[str, float] = {}
     for a in ids:
         steps[f"generate_assignment {a}"] = timed(course, "generate_assignment", a, "--force")
     hand_in(course, ids, students)
     for a in ids:
-        steps[f"autograde {a}"] = timed(course, "autograde", a)
+        steps[f"autograde {a}"] = timed(course, "autograde", a) if jobs == 1 else timed_shards(course, a, jobs)
     for a in ids:
         steps[f"generate_feedback {a}"] = timed(course, "generate_feedback", a)
     steps["export"] = timed(course, "export", "--to", "grades.csv")
@@ -90,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--students", type=int, default=50, help="class size (default: %(default)s)")
     p.add_argument("--assignments", nargs="*", default=None, help="assignment ids (default: every one in solutions/)")
-    p.add_argument("--jobs", type=int, default=1, help="also grade in this many parallel groups (default: %(default)s = no)")
+    p.add_argument("--jobs", type=int, default=1, help="also grade with grading_shard run --jobs JOBS (default: %(default)s = no)")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     args = p.parse_args(argv)
     ids = args.assignments or assignments()
@@ -109,12 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
         record["steps_seconds"] = steps
         record["seconds_per_submission"] = {a: steps[f"autograde {a}"] / args.students for a in ids}
         if args.jobs > 1:
-            groups = [students[k::args.jobs] for k in range(args.jobs) if students[k::args.jobs]]
             start = time.perf_counter()
-            with cf.ThreadPoolExecutor(len(groups)) as pool:  # each thread waits on its own nbgrader processes
-                list(pool.map(lambda kg: grade_class(make_course(Path(tmp) / f"group{kg[0]}", ids), ids, kg[1]),
-                              enumerate(groups)))
-            record["parallel"] = {"jobs": len(groups), "class_wall_seconds": time.perf_counter() - start}
+            sharded = grade_class(make_course(Path(tmp) / "sharded", ids), ids, students, jobs=args.jobs)
+            record["parallel"] = {"jobs": args.jobs, "class_wall_seconds": time.perf_counter() - start,
+                                  "steps_seconds": sharded}
         record["load_average_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
 
     n = len(ids) * args.students
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows.append([f"whole class ({n} submission-assignments)", record["class_wall_seconds"],
                  record["class_wall_seconds"] / n])
     if "parallel" in record:
-        rows.append([f"whole class, {record['parallel']['jobs']} parallel groups", record["parallel"]["class_wall_seconds"],
+        rows.append([f"whole class, grading_shard run --jobs {record['parallel']['jobs']}", record["parallel"]["class_wall_seconds"],
                      record["parallel"]["class_wall_seconds"] / n])
     print_table(["step", "seconds", "per submission"], rows)
     write_json(args.json, record)

@@ -70,6 +70,9 @@ GATES = [
         """)}, lose=("lstm_cell",), feedback=("write the gate equations yourself",)),
     Variant("cell cuts the graph", {"lstm_cell": edit("return h, c", "return h.detach(), c.detach()")},
             lose=("lstm_cell",), feedback=("connected to the graph",)),
+    Variant("cell updates c_prev in place", {"lstm_cell": edit(
+        "c = f * c_prev + i * g  # (B, H)", "c = c_prev.mul_(f).add_(i * g)  # (B, H)")},
+            lose=("lstm_cell",), feedback=("in place",)),
     Variant("layer confuses batch and time", {"lstm_layer": edit(
         "T, B, _ = x.shape", "B, T, _ = x.shape",
         "lstm_cell(x[t], state", "lstm_cell(x[:, t], state")},
@@ -141,6 +144,8 @@ GATES = [
             h = o * c.tanh()
             return h, c
         """)}),
+    Variant("cell updates its own new tensor in place", {"lstm_cell": edit(
+        "c = f * c_prev + i * g  # (B, H)", "c = f * c_prev  # (B, H), a new tensor\n    c += i * g")}),
     Variant("layer inlines the cell, preallocated output", {"lstm_layer": code("""
         def lstm_layer(x, state, W_ih, W_hh, b_ih, b_hh):
             T, B, _ = x.shape
@@ -215,6 +220,10 @@ DETACHING = [
         "torch.nn.utils.clip_grad_norm_(model.parameters(), clip)",
         "torch.nn.utils.clip_grad_value_(model.parameters(), clip)")},
             lose=("train_tbptt",), feedback=("clip_grad_norm_",)),
+    Variant("tbptt clips before backward", {"train_tbptt": edit(
+        "        loss.backward()\n        if clip is not None:\n            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)\n",
+        "        if clip is not None:\n            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)\n        loss.backward()\n")},
+            lose=("train_tbptt",), feedback=("after backward() and before step()",)),
     Variant("tbptt slices the batch dimension", {"train_tbptt": edit(
         "x, y = streams[:, i:i + n], streams[:, i + 1:i + 1 + n]", "x, y = streams[i:i + n], streams[i + 1:i + 1 + n]")},
             lose=("train_tbptt",), feedback=("time is the second dimension",)),
@@ -317,6 +326,17 @@ TEMPERATURE = [
         "    if top_k is not None and top_k < 1:\n", "    if False:\n",
         "    if top_p is not None and not 0 < top_p <= 1:\n", "    if False:\n")},
             lose=("sample_next",), feedback=("must raise ValueError",)),
+    Variant("top-p on the probabilities before top-k", {"sample_next": edit(
+        "    logits = logits / temperature  # (..., V)\n",
+        "    logits = logits / temperature  # (..., V)\n    unfiltered = torch.softmax(logits, dim=-1)\n",
+        "sorted_probs, order = probs.sort(", "sorted_probs, order = unfiltered.sort(")},
+            lose=("sample_next",), feedback=("top-p was computed on the probabilities before top-k",)),
+    Variant("top-k larger than V raises", {"sample_next": edit(
+        "logits.topk(min(top_k, logits.shape[-1]), dim=-1)", "logits.topk(top_k, dim=-1)")},
+            lose=("sample_next",), feedback=("keeps every token",)),
+    Variant("sampler divides the logits in place", {"sample_next": edit(
+        "logits = logits / temperature  # (..., V)", "logits /= temperature  # (..., V)")},
+            lose=("sample_next",), feedback=("changed the caller's logits in place",)),
     Variant("temperature 0 divides by zero", {"sample_next": edit(
         "    if temperature == 0:\n        return logits.argmax(dim=-1)\n", "")},
             lose=("sample_next",)),
@@ -367,6 +387,30 @@ TEMPERATURE = [
         "    logits = logits / temperature  # (..., V)\n", "",
         "    probs = torch.softmax(logits, dim=-1)  # (..., V)",
         "    probs = torch.softmax(logits, dim=-1) ** (1 / temperature)\n    probs = probs / probs.sum(-1, keepdim=True)")}),
+    Variant("top-k on probabilities, renormalised before top-p", {"sample_next": code("""
+        def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+            if not (math.isfinite(temperature) and temperature >= 0):
+                raise ValueError(f"expected a finite temperature >= 0, got {temperature}")
+            if top_k is not None and top_k < 1:
+                raise ValueError(f"expected top_k >= 1, got {top_k}")
+            if top_p is not None and not 0 < top_p <= 1:
+                raise ValueError(f"expected top_p in (0, 1], got {top_p}")
+            if temperature == 0:
+                return logits.argmax(dim=-1)
+            probs = torch.softmax(logits.double() / temperature, dim=-1)
+            V = probs.shape[-1]
+            if top_k is not None and top_k < V:
+                kth = probs.sort(dim=-1, descending=True).values[..., top_k - 1:top_k]
+                probs = torch.where(probs >= kth, probs, torch.zeros_like(probs))
+                probs = probs / probs.sum(-1, keepdim=True)
+            if top_p is not None:
+                s, order = probs.sort(dim=-1, descending=True)
+                keep_sorted = s.cumsum(-1) - s < top_p
+                keep = torch.empty_like(keep_sorted).scatter_(-1, order, keep_sorted)
+                probs = probs * keep
+            flat = probs.reshape(-1, V)
+            return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+        """)}),
     Variant("top-k before the temperature", {"sample_next": edit(
         "    logits = logits / temperature  # (..., V)\n", "",
         "    probs = torch.softmax(logits, dim=-1)  # (..., V)", "    probs = torch.softmax(logits / temperature, dim=-1)")}),

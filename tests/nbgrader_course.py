@@ -112,3 +112,53 @@ def autograde(course: Path, assignment: str, students: list[str]) -> tuple[subpr
                     gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
                     graded.errors[gid] = "\n".join(f"{o.ename}: {o.evalue}" for o in errs)
     return done, results
+
+
+# ------------------------------------------------------------------------ hidden tests in the feedback
+HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS", re.M | re.S)
+TRACEBACK_PREFIX = re.compile(r"^\s*-*>?\s*\d+\s")
+
+
+def hidden_lines(source_nb: nbformat.NotebookNode) -> set[str]:
+    """Every line (stripped, non-empty) inside a ``### BEGIN/END HIDDEN TESTS`` region of the source notebook."""
+    return {line.strip() for c in source_nb.cells if c.cell_type == "code"
+            for region in HIDDEN_REGION.findall(c.source) for line in region.splitlines() if line.strip()}
+
+
+def html_text(path: Path) -> str:
+    """The text a reader sees in an HTML file (tags, styles and scripts removed, entities decoded)."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.parts, self.skip = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.skip += tag in ("style", "script")
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("style", "script")
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return "".join(parser.parts)
+
+
+def leaked_lines(text: str, hidden: set[str], shown: list[nbformat.NotebookNode]) -> list[str]:
+    """The hidden-test lines that ``text`` shows.
+
+    A hidden line that also occurs inside a line of a notebook the student has anyway (``shown``: the released
+    notebook, their own submission) is no secret and is not counted (``try:``, ``)``, a call that the visible
+    tests make too). A hidden line counts as shown when a line of ``text`` is that line (after IPython's
+    traceback prefix ``---> 12``), or, for lines of 20 characters or more, when a line of ``text`` contains it.
+    """
+    theirs = [line.strip() for nb in shown for c in nb.cells for line in c.source.splitlines()]
+    secrets = [h for h in hidden if not any(h in line for line in theirs)]
+    lines = [TRACEBACK_PREFIX.sub("", line).strip() for line in text.splitlines()]
+    exact = set(lines)
+    return sorted(h for h in secrets if h in exact or (len(h) >= 20 and any(h in line for line in lines)))

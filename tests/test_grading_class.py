@@ -29,7 +29,7 @@ from typing import Callable
 import nbformat
 import pytest
 
-from nbgrader_course import REPO, make_course, nbgrader, release, solution_cells
+from nbgrader_course import REPO, hidden_lines, html_text, leaked_lines, make_course, nbgrader, release, solution_cells
 
 pytestmark = pytest.mark.slow
 
@@ -192,15 +192,20 @@ def gates_class() -> list[Sub]:
             log="REVIEW cheat-ipython-hook/gates/gates: 'get_ipython' in lstm_cell"),
         Sub("cheat-reads-grader-files", a, at_most="wrong-cell", answers={"lstm_cell": WRONG_CELL + FIND_SOURCE},
             output="CHEAT BLOCKED"),
+        # the feedback must not show the hidden tests, even when the student's own cell prints them (In holds the
+        # source of every cell run before, hidden tests included); the score is untouched
+        Sub("prints-hidden-tests", a, score=full, answers={"init_forget_bias": before_def("print('\\n'.join(In))")}),
     ]
 
 
-def trio(assignment: str, first_function: str) -> list[Sub]:
+def trio(assignment: str, first_function: str, last_function: str) -> list[Sub]:
     return [
         Sub(f"{assignment}-correct", assignment, score=full, via_zip=True),
         Sub(f"{assignment}-untouched", assignment, default="stub", score=lambda p: 0),
         Sub(f"{assignment}-partly", assignment, default="stub", answers={first_function: "solution"},
             score=only(first_function)),
+        Sub(f"{assignment}-prints-tests", assignment, score=full,
+            answers={last_function: before_def("print('\\n'.join(In))")}),
     ]
 
 
@@ -329,8 +334,8 @@ def _class() -> list[Sub]:
     subs = []
     for assignment in ASSIGNMENTS:
         source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-        first = next(iter(solution_cells(source)))
-        subs += trio(assignment, first) if assignment != "gates" else []
+        functions = list(solution_cells(source))
+        subs += trio(assignment, functions[0], functions[-1]) if assignment != "gates" else []
     if "gates" in ASSIGNMENTS:
         subs = gates_class() + subs
     return subs
@@ -481,6 +486,51 @@ def test_feedback_html_for_every_graded_notebook(graded_class):
         else:  # nothing gradable was handed in: no feedback, a zero and a reason in the log
             assert sub.raw or sub.filename, f"{sub.student} has no autograded notebook"
             assert run.scores[(sub.assignment, sub.student)] == 0
+
+
+def feedback_leaks(course: Path, assignment: str) -> dict[str, list[str]]:
+    """student -> hidden-test lines that their feedback HTML shows, for every feedback file of ``assignment``."""
+    source = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    released = nbformat.read(course / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
+    hidden = hidden_lines(source)
+    assert len(hidden) > 50, "the source notebook should have hidden tests"
+    leaks = {}
+    for html in sorted((course / "feedback").glob(f"*/{assignment}/{assignment}.html")):
+        student = html.parts[-3]
+        theirs = nbformat.read(course / "submitted" / student / assignment / f"{assignment}.ipynb", as_version=4)
+        leaks[student] = leaked_lines(html_text(html), hidden, [released, theirs])
+    return leaks
+
+
+def test_feedback_never_shows_hidden_tests(graded_class):
+    run = graded_class
+    for assignment in ASSIGNMENTS:
+        leaks = feedback_leaks(run.course, assignment)
+        assert len(leaks) >= 3, f"{assignment}: expected feedback files, found {sorted(leaks)}"
+        shown = {student: lines[:3] for student, lines in leaks.items() if lines}
+        assert not shown, f"{assignment}: feedback shows hidden-test source: {shown}"
+
+
+def test_feedback_shows_each_hidden_test_name_points_result_and_message(graded_class):
+    run = graded_class
+    for student in ("wrong-cell", "correct", "prints-hidden-tests") + tuple(
+            f"{a}-{k}" for a in ASSIGNMENTS if a != "gates" for k in ("correct", "partly")):
+        sub = run.subs[student]
+        text = html_text(run.course / "feedback" / student / sub.assignment / f"{sub.assignment}.html")
+        for cell in nbformat.read(_autograded(run, sub), as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not (meta.get("grade") and "BEGIN HIDDEN TESTS" in cell.source):
+                continue
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            points = meta["points"]
+            if errors:
+                assert f"{meta['grade_id']}: 0 of {points:g} points, failed" in text, (student, meta["grade_id"])
+                message = f"{errors[-1].ename}: {errors[-1].evalue}".splitlines()[0][:150]
+                assert message in text, f"{student}: the feedback should show {message!r}"
+            else:
+                assert f"{meta['grade_id']}: {points:g} of {points:g} points, passed" in text, (student, meta["grade_id"])
+    wrong = html_text(run.course / "feedback" / "wrong-cell" / "gates" / "gates.html")
+    assert "test_lstm_cell_hidden: 0 of 3 points, failed" in wrong
 
 
 def test_export_csv_holds_one_row_per_student_and_assignment(graded_class):
