@@ -99,3 +99,18 @@ def test_a_chapter_without_the_setup_line_stops_before_anything_is_written(copy:
     with pytest.raises(SystemExit, match="05_bidirectional_taggers.ipynb to hold a COURSE_REPOSITORY line"):
         setrepo.set_repository("https://github.com/a/b", "main", root=copy)
     assert (copy / "_config.yml").read_text(encoding="utf-8") == before
+
+
+def test_pages_workflow_checks_the_setting_then_builds_and_publishes_the_site():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    check = next(i for i, r in enumerate(runs) if "scripts/set-repository.py --check" in r)
+    build = next(i for i, r in enumerate(runs) if r.strip() == "bash scripts/build-book.sh")
+    assert check < build, "the repository setting is checked before the (long) build"
+    assert '--expect "https://github.com/${GITHUB_REPOSITORY}"' in runs[check]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html"
+    assert workflow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages")
+    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
+    assert ".github/workflows/pages.yml" in guide and "scripts/set-repository.py" in guide
