@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -411,3 +414,22 @@ def test_probe_book_glue_times_cache_and_offline_pages(tmp_path):
     report = inspect_pages(commonmark.html_dir, ["book/99_probe.html"])["book/99_probe.html"]
     assert report.output_tables == 0
     assert any("(a Markdown table row)" in p for p in report.problems), report.problems
+
+
+def test_screenshot_script_renders_every_page_full_length(tmp_path):
+    site, out = tmp_path / "html", tmp_path / "shots"
+    (site / "book").mkdir(parents=True)
+    (site / "_static").mkdir()
+    (site / "_static" / "fragment.html").write_text("<p>theme fragment, not a page</p>")
+    (site / "index.html").write_text("<!DOCTYPE html><html><body><p>home</p></body></html>")
+    tall = "".join(f"<p>paragraph {i}</p>" for i in range(200))
+    (site / "book" / "long.html").write_text(f"<!DOCTYPE html><html><body>{tall}</body></html>")
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "screenshots.py"), "--site", str(site),
+                           "--out", str(out), "--width", "800"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["book__long.png", "index.png"]
+    width, height = struct.unpack(">II", (out / "book__long.png").read_bytes()[16:24])  # the PNG's IHDR
+    assert width == 800 and height > 2000, "not the full page"
+    missing = subprocess.run([sys.executable, str(REPO / "scripts" / "screenshots.py"), "--site", str(tmp_path / "none")],
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "expected a built site at" in missing.stderr
