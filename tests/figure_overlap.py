@@ -2,7 +2,8 @@
 
 `overlaps(fig)` lays the figure out as it will be drawn and returns one line per pair of texts
 whose boxes intersect: titles, the suptitle, axis labels, tick labels, legend entries and texts
-placed on the figure or its axes. Two subplots' titles and labels running into each other, or
+placed on the figure or its axes (except two one-character texts in the same axes: those are
+markers, which may touch like the points of a scatter plot). Two subplots' titles and labels running into each other, or
 tick labels crowded into a smear, are what a reader cannot read.
 
 `install(log_path)` runs inside a book chapter's kernel (tests/booktools.py starts every chapter's
@@ -70,6 +71,8 @@ def overlaps(fig) -> list[str]:  # noqa: ANN001  (a matplotlib Figure)
     """One line per pair of the figure's texts whose boxes overlap (empty when none do)."""
     problems = []
     for (role_a, text_a, a), (role_b, text_b, b) in combinations(_texts(fig), 2):
+        if role_a == role_b and role_a.endswith(" text") and len(text_a.strip()) == len(text_b.strip()) == 1:
+            continue  # one-glyph texts in a plot (e.g. ↵ at each newline) are markers, like points
         dx = min(a.x1, b.x1) - max(a.x0, b.x0)
         dy = min(a.y1, b.y1) - max(a.y0, b.y0)
         if dx > MIN_OVERLAP_PX and dy > MIN_OVERLAP_PX:

@@ -332,6 +332,14 @@ def test_overlap_check_finds_colliding_titles_and_labels():
     fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
     ax.set_xticks(range(30), [f"label {i}" for i in range(30)])
     assert any("x tick label" in p and "overlaps axes 0 x tick label" in p for p in overlaps(fig))
+    fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+    for x in (0.5, 0.51):  # one-glyph markers may touch; words may not
+        ax.text(x, 0.5, "\u21b5")
+    assert overlaps(fig) == []
+    ax.text(0.2, 0.2, "a word")
+    ax.text(0.21, 0.2, "another")
+    found = overlaps(fig)
+    assert len(found) == 1 and found[0].startswith("axes 0 text 'a word' overlaps axes 0 text 'another'"), found
     plt.close("all")
 
 
