@@ -291,9 +291,17 @@ async () => {
   const headings = [...article.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => {
     const sec = h.parentElement && h.parentElement.tagName === 'SECTION' ? h.parentElement : null;
     const rest = sec ? [...sec.children].filter(c => c !== h && c.tagName !== 'SECTION') : [];
-    return {level: +h.tagName[1], text: headingText(h),
-            content: rest.some(c => c.textContent.trim() || c.querySelector('img, table, svg, mjx-container'))};
+    // (Sphinx's own index and search pages have headings outside sections: not judged)
+    return {level: +h.tagName[1], text: headingText(h), content: !sec ||
+            rest.some(c => c.textContent.trim() || c.querySelector('img, table, svg, mjx-container'))};
   });
+  // a paragraph that announces what comes next ("Below is …", "… below:") must be followed
+  // by it (code, a list, a table, math, a figure), not by more prose or the end of the section
+  const announcements = [...article.querySelectorAll('section > p')].filter(p => {
+    const text = p.textContent.trim();
+    return /\\b(below|as follows):$/.test(text) || /^(Below (is|are)|The (code|cell|table|figure) below)\\b/.test(text);
+  }).filter(p => !p.nextElementSibling || ['P', 'SECTION'].includes(p.nextElementSibling.tagName))
+    .map(p => p.textContent.trim());
   const outputs = [...article.querySelectorAll('.cell_output')];
   return {
     math: mathEls.length,
@@ -306,6 +314,7 @@ async () => {
     prose: [...prose.values()],
     headings: headings,
     tables: article.querySelectorAll('table').length,
+    announcements: announcements,
     output_tables: outputs.reduce((n, o) => n + o.querySelectorAll('table').length, 0),
     output_texts: outputs.flatMap(o => [...o.querySelectorAll('pre')].map(p => ({
         text: p.textContent, stderr: !!p.closest('.stderr'),
@@ -358,6 +367,9 @@ def _reader_problems(report: dict) -> list[str]:
             found.append(f"error or warning output: {text[:300]!r}")
         elif _ERROR_TEXT.search(text) and "Traceback" in text:
             found.append(f"a traceback in the output: {text[:300]!r}")
+    for text in report["announcements"]:
+        found.append(f"a paragraph announces what follows, but no code, list, table or figure follows it: "
+                     f"{text[:160]!r}")
     for level, text, content in ((h["level"], h["text"], h["content"]) for h in report["headings"]):
         if not content:
             found.append(f"heading {text!r} (h{level}) has nothing under it")
@@ -437,7 +449,8 @@ def inspect_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) ->
     the site (such requests are blocked and reported, so the check never goes online); and what
     a reader would trip over: Markdown syntax left in the rendered text (`MARKDOWN_LEAKS`; code,
     program output and math are not searched), a Markdown table printed as program text, error
-    output (a traceback, or an error or warning on stderr), and a heading with nothing under it.
+    output (a traceback, or an error or warning on stderr), a heading with nothing under it, and a
+    paragraph that announces what follows ("Below is …", "… below:") followed by more prose instead.
     """
     from playwright.sync_api import sync_playwright
 

@@ -272,6 +272,9 @@ def test_browser_check_reports_each_kind_of_problem(tmp_path):
                        "/x.py:3: UserWarning: careful</pre></div></div></article>",
         "empty_heading.html": "<article><section><h1>T</h1><p>text</p><section><h2>Empty</h2></section>"
                               "<section><h2>Full</h2><p>x</p></section></section></article>",
+        "announce.html": "<article><section><h1>T</h1><p>Below is the slow version.</p><p>Unrelated.</p>"
+                         "<p>It works as follows:</p><div class='cell'>code</div><p>Here is a list:</p><p>More.</p>"
+                         "</section></article>",
     }
     for name, body in pages.items():
         (tmp_path / name).write_text(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>t</title></head>"
@@ -294,6 +297,8 @@ def test_browser_check_reports_each_kind_of_problem(tmp_path):
     assert any("error output" in p and "ValueError" in p for p in found["traceback.html"])
     assert any("warning output" in p and "UserWarning" in p for p in found["stderr.html"])
     assert found["empty_heading.html"] == ["heading 'Empty' (h2) has nothing under it"]
+    assert found["announce.html"] == ["a paragraph announces what follows, but no code, list, table or figure "
+                                      "follows it: 'Below is the slow version.'"]
 
 
 def test_heading_order_check():
