@@ -229,7 +229,7 @@ def test_setup_cell_is_collapsed_and_run_and_launch_buttons_use_the_configured_r
             f"{doc}: the setup cell does not clone _config.yml's repository {url} ({branch}); "
             "run scripts/set-repository.py")
         html = (built_book.html_dir / f"{doc}.html").read_text(encoding="utf-8")
-        cell = re.search(r'<div class="cell tag_colab-setup[^"]*"[^>]*>(.*?)<div class="cell', html, re.S)
+        cell = re.search(r'<div class="cell tag_colab-setup[^"]*"[^>]*>(.*?)<div class="cell ', html, re.S)
         assert cell, f"{doc}: no setup cell on the page"
         assert "tag_hide-input" in cell.group(0), f"{doc}: the setup cell is not collapsed"
         assert re.search(r"<details[^>]*>\s*<summary", cell.group(1)) and "<details open" not in cell.group(1), (
@@ -238,6 +238,8 @@ def test_setup_cell_is_collapsed_and_run_and_launch_buttons_use_the_configured_r
         assert f'href="{expected}"' in html, f"{doc}: no Colab launch button to {expected}"
         for link in re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html):
             assert link == expected, f"{doc}: a Colab link to {link}, expected {expected}"
+        binder = f"/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{doc}.ipynb"
+        assert binder in html, f"{doc}: no Binder launch button to {binder}"
 
 
 # ------------------------------------------------------------------ the checks themselves -
