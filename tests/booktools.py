@@ -315,6 +315,11 @@ async () => {
     headings: headings,
     tables: article.querySelectorAll('table').length,
     announcements: announcements,
+    // a table wider than the column it sits in: the reader has to scroll sideways to see it all
+    wide_tables: [...article.querySelectorAll('table')].filter(t => t.parentElement &&
+        t.scrollWidth > t.parentElement.clientWidth + 2).map(t => ({
+        width: t.scrollWidth, visible: t.parentElement.clientWidth,
+        header: [...t.querySelectorAll('th')].map(th => th.textContent.trim()).join(' | ').slice(0, 120)})),
     output_tables: outputs.reduce((n, o) => n + o.querySelectorAll('table').length, 0),
     output_texts: outputs.flatMap(o => [...o.querySelectorAll('pre')].map(p => ({
         text: p.textContent, stderr: !!p.closest('.stderr'),
@@ -367,6 +372,9 @@ def _reader_problems(report: dict) -> list[str]:
             found.append(f"error or warning output: {text[:300]!r}")
         elif _ERROR_TEXT.search(text) and "Traceback" in text:
             found.append(f"a traceback in the output: {text[:300]!r}")
+    for t in report["wide_tables"]:
+        found.append(f"a table {t['width']} px wide in a {t['visible']} px column (the reader scrolls sideways "
+                     f"to see it): {t['header']!r}")
     for text in report["announcements"]:
         found.append(f"a paragraph announces what follows, but no code, list, table or figure follows it: "
                      f"{text[:160]!r}")
@@ -449,7 +457,8 @@ def inspect_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) ->
     the site (such requests are blocked and reported, so the check never goes online); and what
     a reader would trip over: Markdown syntax left in the rendered text (`MARKDOWN_LEAKS`; code,
     program output and math are not searched), a Markdown table printed as program text, error
-    output (a traceback, or an error or warning on stderr), a heading with nothing under it, and a
+    output (a traceback, or an error or warning on stderr), a heading with nothing under it, a table
+    wider than its column (at Chromium's default 1280 x 720 window), and a
     paragraph that announces what follows ("Below is …", "… below:") followed by more prose instead.
     """
     from playwright.sync_api import sync_playwright
@@ -458,7 +467,7 @@ def inspect_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) ->
     with SiteServer(html_dir) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context()
+            context = browser.new_context(viewport={"width": 1280, "height": 720})  # a laptop window
             for page_path in pages:
                 found: list[str] = []
                 page = context.new_page()

@@ -274,6 +274,8 @@ def test_browser_check_reports_each_kind_of_problem(tmp_path):
                        "/x.py:3: UserWarning: careful</pre></div></div></article>",
         "empty_heading.html": "<article><section><h1>T</h1><p>text</p><section><h2>Empty</h2></section>"
                               "<section><h2>Full</h2><p>x</p></section></section></article>",
+        "wide.html": "<article><div style='width:300px;overflow-x:auto'><table><tr><th>"
+                     + "</th><th>".join(f"column number {i}" for i in range(12)) + "</th></tr></table></div></article>",
         "announce.html": "<article><section><h1>T</h1><p>Below is the slow version.</p><p>Unrelated.</p>"
                          "<p>It works as follows:</p><div class='cell'>code</div><p>Here is a list:</p><p>More.</p>"
                          "</section></article>",
@@ -299,6 +301,7 @@ def test_browser_check_reports_each_kind_of_problem(tmp_path):
     assert any("error output" in p and "ValueError" in p for p in found["traceback.html"])
     assert any("warning output" in p and "UserWarning" in p for p in found["stderr.html"])
     assert found["empty_heading.html"] == ["heading 'Empty' (h2) has nothing under it"]
+    assert len(found["wide.html"]) == 1 and "in a 300 px column (the reader scrolls sideways" in found["wide.html"][0]
     assert found["announce.html"] == ["a paragraph announces what follows, but no code, list, table or figure "
                                       "follows it: 'Below is the slow version.'"]
 
