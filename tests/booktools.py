@@ -3,7 +3,8 @@ and tests/test_book.py. Not a test module itself.
 
 - `build_book(source, out)` runs `jupyter-book build SOURCE -W --keep-going --path-output OUT`
   and returns a `BuiltBook` (log, return code, per-chapter execution times, executed notebooks,
-  glued values).
+  glued values, and the overlap check of every figure the chapters drew: tests/figure_overlap.py,
+  run inside each chapter's kernel through an IPython startup file).
 - `check_pages(html_dir, pages)` opens pages in headless Chromium (Debian's /usr/bin/chromium,
   driven by Playwright without any downloaded browser) served from 127.0.0.1 and returns the
   problems it found on each page.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import http.server
 import os
 import re
@@ -26,6 +28,16 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+FIGURE_LOG = "figure-overlap.jsonl"  # in the build folder
+# the IPython startup file every chapter's kernel runs during a `build_book`
+_FIGURE_STARTUP = """\
+import os, sys
+sys.path.insert(0, {tests!r})
+import figure_overlap
+figure_overlap.install({log!r})
+del sys.path[0]
+"""
 GLUE_PREFIX = "application/papermill.record/"
 # myst-nb's log lines, e.g. "/repo/book/01_why_gates.ipynb: Executed notebook in 12.34 seconds [mystnb]"
 _EXECUTED = re.compile(r"^(?P<path>\S+\.(?:ipynb|md)): Executed notebook in (?P<s>[0-9.]+) seconds")
@@ -93,6 +105,21 @@ class BuiltBook:
             raise KeyError(f"expected an executed notebook named {stem!r} in the execution cache, got only {sorted(records)}")
         cache = get_cache(str(self.build_dir / ".jupyter_cache"))
         return cache.get_cache_bundle(records[stem][1]).nb
+
+    @property
+    def figure_log(self) -> Path:
+        """JSON lines written by tests/figure_overlap.py in the chapters' kernels (one per figure)."""
+        return self.build_dir / FIGURE_LOG
+
+    def figure_checks(self) -> dict[str, list[list[str]]]:
+        """SHA-1 of a cell's source -> the overlap problems of each figure that cell drew, for every
+        cell executed by a `build_book` into this build folder (now, or earlier for cached chapters)."""
+        checks: dict[str, list[list[str]]] = {}
+        if self.figure_log.exists():
+            for line in self.figure_log.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                checks.setdefault(record["cell_sha1"], []).append(record["problems"])
+        return checks
 
     def glue(self, stem: str) -> dict[str, object]:
         """The values notebook `stem` glued with ``myst_nb.glue(name, value, display=False)``.
@@ -162,7 +189,15 @@ def build_book(source: Path, out: Path, extra_args: tuple[str, ...] = ()) -> Bui
             f"expected the offline assets in {vendor.parent} (fetched by scripts/vendor-assets.sh, "
             "which scripts/test.sh runs), got none"
         )
+    build_dir = out / "_build"
+    # every chapter kernel checks its figures for overlapping texts (tests/figure_overlap.py)
+    ipython_dir = build_dir / "ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-figure-overlap.py").write_text(
+        _FIGURE_STARTUP.format(tests=str(TESTS), log=str(build_dir / FIGURE_LOG)), encoding="utf-8")
     env = dict(os.environ)
+    env["IPYTHONDIR"] = str(ipython_dir)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYTHONUNBUFFERED", "1")
     cmd = [_jupyter_book(), "build", str(source), "-W", "--keep-going", "--path-output", str(out), *extra_args]
@@ -170,7 +205,6 @@ def build_book(source: Path, out: Path, extra_args: tuple[str, ...] = ()) -> Bui
     proc = subprocess.run(cmd, cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.perf_counter() - start
     log = _ANSI.sub("", proc.stdout)
-    build_dir = out / "_build"
     if not (build_dir / "html").is_dir():
         raise RuntimeError(f"jupyter-book wrote no site (exit {proc.returncode}); its log ends:\n{log[-4000:]}")
     executed_now = []
@@ -227,7 +261,7 @@ CHROMIUM_ARGS = [
 ]
 
 # runs in the page once it has loaded: makes lazy images load, waits for images and MathJax,
-# then reports what the test asserts on
+# then reports what the tests assert on, as a reader would meet it
 _INSPECT_JS = """
 async () => {
   for (const img of document.images) { if (img.loading === 'lazy') img.loading = 'eager'; }
@@ -237,6 +271,38 @@ async () => {
   if (mathEls.length && window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  const article = document.querySelector('article') || document.body || document.documentElement;
+  // text a reader reads: not code, program output, math or scripts
+  const SKIP = 'pre, code, kbd, script, style, textarea, .math, mjx-container, .MathJax, .highlight';
+  const BLOCK = 'p, li, td, th, h1, h2, h3, h4, h5, h6, dt, dd, caption, figcaption, blockquote, div';
+  const prose = new Map();
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(SKIP)) continue;
+    const block = el.closest(BLOCK) || article;
+    prose.set(block, (prose.get(block) || '') + node.textContent);
+  }
+  const headingText = h => {
+    const c = h.cloneNode(true);
+    c.querySelectorAll('a.headerlink, mjx-container, .math, script').forEach(e => e.remove());
+    return c.textContent.trim();
+  };
+  const headings = [...article.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => {
+    const sec = h.parentElement && h.parentElement.tagName === 'SECTION' ? h.parentElement : null;
+    const rest = sec ? [...sec.children].filter(c => c !== h && c.tagName !== 'SECTION') : [];
+    // (Sphinx's own index and search pages have headings outside sections: not judged)
+    return {level: +h.tagName[1], text: headingText(h), content: !sec ||
+            rest.some(c => c.textContent.trim() || c.querySelector('img, table, svg, mjx-container'))};
+  });
+  // a paragraph that announces what comes next ("Below is …", "… below:") must be followed
+  // by it (code, a list, a table, math, a figure), not by more prose or the end of the section
+  const announcements = [...article.querySelectorAll('section > p')].filter(p => {
+    const text = p.textContent.trim();
+    return /\\b(below|as follows):$/.test(text) || /^(Below (is|are)|The (code|cell|table|figure) below)\\b/.test(text);
+  }).filter(p => !p.nextElementSibling || ['P', 'SECTION'].includes(p.nextElementSibling.tagName))
+    .map(p => p.textContent.trim());
+  const outputs = [...article.querySelectorAll('.cell_output')];
   return {
     math: mathEls.length,
     mathjax_loaded: !!(window.MathJax && window.MathJax.version),
@@ -245,9 +311,77 @@ async () => {
     images: [...document.images].map(img => ({
       src: img.getAttribute('src') || '', alt: img.getAttribute('alt'),
       ok: img.complete && img.naturalWidth > 0})),
+    prose: [...prose.values()],
+    headings: headings,
+    tables: article.querySelectorAll('table').length,
+    announcements: announcements,
+    // a table wider than the column it sits in: the reader has to scroll sideways to see it all
+    wide_tables: [...article.querySelectorAll('table')].filter(t => t.parentElement &&
+        t.scrollWidth > t.parentElement.clientWidth + 2).map(t => ({
+        width: t.scrollWidth, visible: t.parentElement.clientWidth,
+        header: [...t.querySelectorAll('th')].map(th => th.textContent.trim()).join(' | ').slice(0, 120)})),
+    output_tables: outputs.reduce((n, o) => n + o.querySelectorAll('table').length, 0),
+    output_texts: outputs.flatMap(o => [...o.querySelectorAll('pre')].map(p => ({
+        text: p.textContent, stderr: !!p.closest('.stderr'),
+        error: !!p.closest('.traceback, .error')}))),
   };
 }
 """
+
+# Markdown that should have become formatting but reached the reader as characters
+MARKDOWN_LEAKS = {
+    "a Markdown table row": re.compile(r"\|\s*:?[-\u2014\u2013]+:?\s*\|"),  # |---|, and |—| after smartquotes
+    "bold asterisks **": re.compile(r"\*\*"),
+    "a pair of backticks": re.compile(r"`[^`\n]+`"),
+    "display-math dollars $$": re.compile(r"\$\$"),
+    "a Markdown link ](…)": re.compile(r"\]\([^)\s]*\)"),
+}
+# a Markdown table printed as program text instead of displayed as a table
+_TEXT_TABLE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", re.M)
+_ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|\b\w*(Error|Warning)\b:")
+
+
+@dataclass
+class PageReport:
+    """What `inspect_pages` saw on one page: `problems` (each a sentence), the number of `<table>`
+    elements in the page's content (`tables`) and in its cell outputs (`output_tables`), and its
+    `headings` as ``(level, text, has content under it)`` in page order."""
+
+    problems: list[str]
+    tables: int = 0
+    output_tables: int = 0
+    headings: list[tuple[int, str, bool]] = field(default_factory=list)
+
+
+def _reader_problems(report: dict) -> list[str]:
+    """Problems a reader would see in the text of a page (from `_INSPECT_JS`'s report)."""
+    found = []
+    for text in report["prose"]:
+        for what, pattern in MARKDOWN_LEAKS.items():
+            m = pattern.search(text)
+            if m:
+                start = max(0, m.start() - 40)
+                found.append(f"Markdown syntax in the text ({what}): …{text[start:m.end() + 40].strip()}…")
+    for out in report["output_texts"]:
+        text = out["text"]
+        if _TEXT_TABLE.search(text):
+            found.append(f"a table shown as text, not as a table: {text[:120]!r}")
+        if out["error"]:
+            found.append(f"error output: {text[:300]!r}")
+        elif out["stderr"] and _ERROR_TEXT.search(text):
+            found.append(f"error or warning output: {text[:300]!r}")
+        elif _ERROR_TEXT.search(text) and "Traceback" in text:
+            found.append(f"a traceback in the output: {text[:300]!r}")
+    for t in report["wide_tables"]:
+        found.append(f"a table {t['width']} px wide in a {t['visible']} px column (the reader scrolls sideways "
+                     f"to see it): {t['header']!r}")
+    for text in report["announcements"]:
+        found.append(f"a paragraph announces what follows, but no code, list, table or figure follows it: "
+                     f"{text[:160]!r}")
+    for level, text, content in ((h["level"], h["text"], h["content"]) for h in report["headings"]):
+        if not content:
+            found.append(f"heading {text!r} (h{level}) has nothing under it")
+    return found
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -309,20 +443,31 @@ def _watch(page, site_url: str, found: list[str]) -> None:  # noqa: ANN001  (a p
 
 
 def check_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) -> dict[str, list[str]]:
-    """Open each page (a path relative to `html_dir`) in headless Chromium; return page -> problems.
+    """Open each page (a path relative to `html_dir`) in headless Chromium; return page -> problems
+    (`inspect_pages`'s problems only)."""
+    return {page: report.problems for page, report in inspect_pages(html_dir, pages, timeout_ms).items()}
+
+
+def inspect_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) -> dict[str, PageReport]:
+    """Open each page (a path relative to `html_dir`) in headless Chromium; return page -> report.
 
     Problems: math on the page that MathJax did not render (or rendered as an error), an image
     that did not load (naturalWidth 0), an image without alt text (or with only its file name),
-    a console error or uncaught exception, an HTTP error status, and any request to a URL
-    outside the site (such requests are blocked and reported, so the check never goes online).
+    a console error or uncaught exception, an HTTP error status, any request to a URL outside
+    the site (such requests are blocked and reported, so the check never goes online); and what
+    a reader would trip over: Markdown syntax left in the rendered text (`MARKDOWN_LEAKS`; code,
+    program output and math are not searched), a Markdown table printed as program text, error
+    output (a traceback, or an error or warning on stderr), a heading with nothing under it, a table
+    wider than its column (at Chromium's default 1280 x 720 window), and a
+    paragraph that announces what follows ("Below is …", "… below:") followed by more prose instead.
     """
     from playwright.sync_api import sync_playwright
 
-    problems: dict[str, list[str]] = {}
+    reports: dict[str, PageReport] = {}
     with SiteServer(html_dir) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context()
+            context = browser.new_context(viewport={"width": 1280, "height": 720})  # a laptop window
             for page_path in pages:
                 found: list[str] = []
                 page = context.new_page()
@@ -351,8 +496,73 @@ def check_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) -> d
                     alt = _alt_problem(img["src"], img["alt"])
                     if alt:
                         found.append(alt)
+                found.extend(_reader_problems(report))
                 page.close()
-                problems[page_path] = found
+                reports[page_path] = PageReport(
+                    problems=found, tables=report["tables"], output_tables=report["output_tables"],
+                    headings=[(h["level"], h["text"], h["content"]) for h in report["headings"]])
         finally:
             browser.close()
+    return reports
+
+
+# ------------------------------------------------------------------ headings in source order --
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def source_headings(path: Path) -> list[str]:
+    """The Markdown headings of a chapter source (.ipynb markdown cells, or a .md page), in order
+    (front matter, code fences and code cells skipped)."""
+    path = Path(path)
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        texts = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    else:
+        text = path.read_text(encoding="utf-8")
+        if text.startswith("---"):
+            text = text.split("---", 2)[2]
+        texts = [text]
+    found = []
+    for text in texts:
+        fence = None
+        for line in text.splitlines():
+            m = _FENCE.match(line)
+            if m:
+                if fence is None:
+                    fence = m.group(1)[0]
+                elif m.group(1)[0] == fence:
+                    fence = None
+                continue
+            if fence is None:
+                h = _HEADING.match(line)
+                if h:
+                    found.append(h.group(2))
+    return found
+
+
+def heading_key(text: str) -> str:
+    """A heading reduced to what survives rendering: no math, markup or punctuation, lower case
+    (so the Markdown source "## `nn.LSTM`'s *outputs* ($h_t$)" and its page heading compare equal)."""
+    text = re.sub(r"\$[^$]+\$", "", text)  # math: MathJax renders it, not comparable as text
+    text = re.sub(r"\{[\w:-]+\}`([^`<]*)(<[^>]*>)?`", r"\1", text)  # {doc}`title <target>` -> title
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url) -> text
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def heading_order_problems(source: list[str], page: list[str]) -> list[str]:
+    """Source headings missing from the page's headings, or found only out of order."""
+    keys = [heading_key(h) for h in page]
+    problems, at = [], 0
+    for heading in source:
+        key = heading_key(heading)
+        if not key:
+            continue
+        if key in keys[at:]:
+            at = keys.index(key, at) + 1
+        elif key in keys:
+            problems.append(f"heading {heading!r} appears out of source order")
+        else:
+            problems.append(f"heading {heading!r} is not on the page")
     return problems

@@ -1,19 +1,28 @@
 """The built book: zero-warning build, no error outputs, time budgets, execution cache, solutions
-never published, and every page checked in headless Chromium (math, images + alt text, console,
-no request outside the site). The whole book is built once per session by `built_book`
-(tests/conftest.py); a tiny probe book exercises the same machinery in seconds.
+never published, and every page checked in headless Chromium as a reader meets it (math, images +
+alt text, console, no request outside the site, no Markdown syntax in the text, results tables
+rendered as tables, headings in source order with content under them, no error output), every
+figure checked for overlapping texts, the course-setup cell collapsed, and the launch buttons and
+Colab setup cell pointing at _config.yml's repository. The whole book is built once per session
+by `built_book` (tests/conftest.py); a tiny probe book exercises the same machinery in seconds.
 """
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
-from booktools import REPO, build_book, check_pages, toc_files
+from booktools import (REPO, build_book, check_pages, heading_order_problems, inspect_pages,
+                       source_headings, toc_files)
+from figure_overlap import cell_sha1, overlaps
 
 CHAPTER_BUDGET_S = 270  # 3 minutes per chapter + 50%
 TOTAL_BUDGET_S = 30 * 60  # 20 minutes + 50%
@@ -118,12 +127,119 @@ def test_graded_notebooks_are_the_unexecuted_student_versions(built_book):
         assert download.is_file(), f"{doc}: no downloadable notebook"
 
 
+@pytest.fixture(scope="module")
+def page_reports(built_book):
+    """Every page of the built site opened once in headless Chromium: page -> PageReport."""
+    return inspect_pages(built_book.html_dir, _site_pages(built_book.html_dir))
+
+
 @pytest.mark.slow
-def test_every_page_in_headless_chromium(built_book):
-    pages = _site_pages(built_book.html_dir)
-    assert "book/intro.html" in pages
-    problems = {page: found for page, found in check_pages(built_book.html_dir, pages).items() if found}
+def test_every_page_in_headless_chromium(page_reports):
+    assert "book/intro.html" in page_reports
+    problems = {page: r.problems for page, r in page_reports.items() if r.problems}
+    print(f"{len(page_reports)} pages opened")
     assert not problems, json.dumps(problems, indent=1)
+
+
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", re.M)
+
+
+def _tables_in_outputs(nb: nbformat.NotebookNode) -> int:
+    """Results tables a notebook displayed: Markdown outputs with a table, HTML outputs with <table>."""
+    n = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            md, html = data.get("text/markdown", ""), data.get("text/html", "")
+            n += len(_TABLE_SEPARATOR.findall(md if isinstance(md, str) else "".join(md)))
+            n += (html if isinstance(html, str) else "".join(html)).count("<table")
+    return n
+
+
+@pytest.mark.slow
+def test_results_tables_render_as_tables(built_book, page_reports):
+    """Each table a chapter displays (Markdown or HTML output) is a <table> on its page."""
+    shown = {}
+    for doc in _chapters():
+        expected = _tables_in_outputs(built_book.executed(Path(doc).name))
+        report = page_reports[f"{doc}.html"]
+        shown[doc] = (expected, report.output_tables, report.tables)
+        print(f"{doc}: {expected} tables displayed, {report.output_tables} <table> in outputs, "
+              f"{report.tables} <table> on the page")
+    assert sum(e for e, _, _ in shown.values()) > 0, "no chapter displays a table: the count is broken"
+    missing = {doc: counts for doc, counts in shown.items() if counts[1] < counts[0]}
+    assert not missing, f"displayed tables that are not <table> elements (displayed, rendered, page): {missing}"
+
+
+@pytest.mark.slow
+def test_headings_appear_in_source_order(page_reports):
+    """Every page's source headings are on the page, in the source's order (content under each
+    heading is checked with the other page problems)."""
+    problems = {}
+    for doc in toc_files(REPO):
+        source = next((REPO / f"{doc}{ext}" for ext in (".ipynb", ".md") if (REPO / f"{doc}{ext}").exists()))
+        page = [text for _, text, _ in page_reports[f"{doc}.html"].headings]
+        found = heading_order_problems(source_headings(source), page)
+        if found:
+            problems[doc] = found + [f"page headings: {page}"]
+    assert not problems, json.dumps(problems, indent=1)
+
+
+def _image_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    return [(i, cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and any(
+        key.endswith("image/png") for out in cell.get("outputs", []) for key in out.get("data", {}))]
+
+
+@pytest.mark.slow
+def test_no_figure_has_overlapping_texts(built_book):
+    """Every figure a chapter shows was laid out without any two texts (titles, labels, tick
+    labels, legend entries) overlapping (tests/figure_overlap.py, run in the chapters' kernels)."""
+    checks = built_book.figure_checks()
+    problems, unchecked, n = {}, [], 0
+    for doc in _chapters():
+        for i, source in _image_cells(built_book.executed(Path(doc).name)):
+            n += 1
+            records = checks.get(cell_sha1(source))
+            if records is None:
+                unchecked.append(f"{doc} cell {i}")
+            elif any(records):
+                problems[f"{doc} cell {i}"] = sorted({p for r in records for p in r})
+    print(f"{n} figure cells checked")
+    assert n > 0
+    assert not unchecked, (f"figures drawn without the overlap check (cached by a build outside the tests? "
+                           f"delete {built_book.build_dir / '.jupyter_cache'}): {unchecked}")
+    assert not problems, json.dumps(problems, indent=1)
+
+
+def _repository() -> tuple[str, str, str]:
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    return config["repository"]["url"], config["repository"].get("branch", "main"), config["launch_buttons"]["colab_url"]
+
+
+@pytest.mark.slow
+def test_setup_cell_is_collapsed_and_run_and_launch_buttons_use_the_configured_repository(built_book):
+    url, branch, colab = _repository()
+    owner_repo = url.removeprefix("https://github.com/")
+    for doc in _chapters():
+        stem = Path(doc).name
+        setup = next(c for c in built_book.executed(stem).cells if c.cell_type == "code")
+        assert "colab-setup" in setup.metadata.get("tags", []), f"{doc}: the first code cell is not the setup cell"
+        assert setup.execution_count is not None, f"{doc}: the setup cell did not run"
+        assert f'COURSE_REPOSITORY, COURSE_BRANCH = "{url}", "{branch}"' in setup.source, (
+            f"{doc}: the setup cell does not clone _config.yml's repository {url} ({branch}); "
+            "run scripts/set-repository.py")
+        html = (built_book.html_dir / f"{doc}.html").read_text(encoding="utf-8")
+        cell = re.search(r'<div class="cell tag_colab-setup[^"]*"[^>]*>(.*?)<div class="cell ', html, re.S)
+        assert cell, f"{doc}: no setup cell on the page"
+        assert "tag_hide-input" in cell.group(0), f"{doc}: the setup cell is not collapsed"
+        assert re.search(r"<details[^>]*>\s*<summary", cell.group(1)) and "<details open" not in cell.group(1), (
+            f"{doc}: the setup cell's code is not inside a closed <details>")
+        expected = f"{colab}/github/{owner_repo}/blob/{branch}/{doc}.ipynb"
+        assert f'href="{expected}"' in html, f"{doc}: no Colab launch button to {expected}"
+        for link in re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html):
+            assert link == expected, f"{doc}: a Colab link to {link}, expected {expected}"
+        binder = f"/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{doc}.ipynb"
+        assert binder in html, f"{doc}: no Binder launch button to {binder}"
 
 
 # ------------------------------------------------------------------ the checks themselves -
@@ -143,9 +259,30 @@ def test_browser_check_reports_each_kind_of_problem(tmp_path):
         "outside.html": '<script src="https://cdn.example.org/x.js"></script>',
         "console.html": "<script>console.error('boom')</script>",
         "math.html": '<span class="math">\\(x^2\\)</span>',
+        # what a reader trips over; code and program output may hold any characters
+        "clean_text.html": "<article><section><h1>T</h1><p>a table:</p><table><tr><td>1</td></tr></table>"
+                           "<pre>| a |\n|---|\n**x** `y` $$</pre><p>x <code>`y`</code></p></section></article>",
+        "pipes.html": "<article><p>| model | T=16 | |\u2014|\u2014| | lstm | 3 |</p></article>",
+        "bold.html": "<article><p>the **best** model</p></article>",
+        "ticks.html": "<article><li>call `fit` first</li></article>",
+        "dollars.html": "<article><p>$$x^2$$</p></article>",
+        "link.html": "<article><p>see [the guide](guide.md)</p></article>",
+        "texttable.html": '<article><div class="cell_output"><pre>| a | b |\n|---|---|\n| 1 | 2 |</pre></div></article>',
+        "traceback.html": '<article><div class="cell_output"><div class="output traceback"><pre>'
+                          "Traceback (most recent call last):\nValueError: no</pre></div></div></article>",
+        "stderr.html": '<article><div class="cell_output"><div class="output stderr"><pre>'
+                       "/x.py:3: UserWarning: careful</pre></div></div></article>",
+        "empty_heading.html": "<article><section><h1>T</h1><p>text</p><section><h2>Empty</h2></section>"
+                              "<section><h2>Full</h2><p>x</p></section></section></article>",
+        "wide.html": "<article><div style='width:300px;overflow-x:auto'><table><tr><th>"
+                     + "</th><th>".join(f"column number {i}" for i in range(12)) + "</th></tr></table></div></article>",
+        "announce.html": "<article><section><h1>T</h1><p>Below is the slow version.</p><p>Unrelated.</p>"
+                         "<p>It works as follows:</p><div class='cell'>code</div><p>Here is a list:</p><p>More.</p>"
+                         "</section></article>",
     }
     for name, body in pages.items():
-        (tmp_path / name).write_text(f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>")
+        (tmp_path / name).write_text(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>t</title></head>"
+                                     f"<body>{body}</body></html>", encoding="utf-8")
     found = check_pages(tmp_path, sorted(pages))
     assert found["good.html"] == []
     assert any("no alt text" in p for p in found["noalt.html"])
@@ -154,6 +291,66 @@ def test_browser_check_reports_each_kind_of_problem(tmp_path):
     assert any("outside the site: https://cdn.example.org/x.js" in p for p in found["outside.html"])
     assert any("console error: boom" in p for p in found["console.html"])
     assert any("MathJax did not load" in p for p in found["math.html"])
+    assert found["clean_text.html"] == []
+    assert any("Markdown syntax in the text (a Markdown table row)" in p for p in found["pipes.html"])
+    assert any("(bold asterisks **)" in p for p in found["bold.html"])
+    assert any("(a pair of backticks)" in p for p in found["ticks.html"])
+    assert any("(display-math dollars $$)" in p for p in found["dollars.html"])
+    assert any("(a Markdown link" in p for p in found["link.html"])
+    assert any("a table shown as text" in p for p in found["texttable.html"])
+    assert any("error output" in p and "ValueError" in p for p in found["traceback.html"])
+    assert any("warning output" in p and "UserWarning" in p for p in found["stderr.html"])
+    assert found["empty_heading.html"] == ["heading 'Empty' (h2) has nothing under it"]
+    assert len(found["wide.html"]) == 1 and "in a 300 px column (the reader scrolls sideways" in found["wide.html"][0]
+    assert found["announce.html"] == ["a paragraph announces what follows, but no code, list, table or figure "
+                                      "follows it: 'Below is the slow version.'"]
+
+
+def test_heading_order_check():
+    source = ["`nn.LSTM`: in and out", "Two *directions*", "The weights ($W$)", "Self-check"]
+    page = ["nn.LSTM: in and out", "Two directions", "The weights ()", "Self-check"]
+    assert heading_order_problems(source, page) == []
+    assert heading_order_problems(source, page[:1] + page[2:]) == ["heading 'Two *directions*' is not on the page"]
+    swapped = [page[0], page[2], page[1], page[3]]
+    assert heading_order_problems(source, swapped) == ["heading 'The weights ($W$)' appears out of source order"]
+
+
+def test_source_headings_skip_code_and_front_matter(tmp_path):
+    md = tmp_path / "p.md"
+    md.write_text("---\ntitle: x\n---\n# Title\n\n```bash\n# a comment\n```\n\n## Part\n", encoding="utf-8")
+    assert source_headings(md) == ["Title", "Part"]
+
+
+def test_overlap_check_finds_colliding_titles_and_labels():
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    def two_panels(layout):
+        fig, axes = plt.subplots(2, 1, figsize=(3, 2.2), layout=layout)
+        for ax in axes:
+            ax.plot([1, 2])
+            ax.set_title("A long title of a panel")
+            ax.set_xlabel("steps of training")
+        return fig
+
+    crowded = two_panels(None)
+    found = overlaps(crowded)
+    assert any("axes 1 title 'A long title of a panel'" in p for p in found), found
+    assert overlaps(two_panels("constrained")) == []
+    fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+    ax.set_xticks(range(30), [f"label {i}" for i in range(30)])
+    assert any("x tick label" in p and "overlaps axes 0 x tick label" in p for p in overlaps(fig))
+    fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+    for x in (0.5, 0.51):  # one-glyph markers may touch; words may not
+        ax.text(x, 0.5, "\u21b5")
+    assert overlaps(fig) == []
+    ax.text(0.2, 0.2, "a word")
+    ax.text(0.21, 0.2, "another")
+    found = overlaps(fig)
+    assert len(found) == 1 and found[0].startswith("axes 0 text 'a word' overlaps axes 0 text 'another'"), found
+    plt.close("all")
 
 
 _PROBE_CELLS = [
@@ -165,6 +362,13 @@ _PROBE_CELLS = [
              "ax.set_title('Rising'); ax.set_xlabel('x'); ax.set_ylabel('y')\nplt.show()",
      {"mystnb": {"image": {"alt": "A line rising from 1 to 3"}}}),
     ("code", "import ipywidgets as w\nw.IntSlider(value=3, description='T')", {}),
+    ("markdown", "## Results\n\nThe table below is displayed as Markdown by the code.", {}),
+    ("code", "from IPython.display import Markdown, display\n"
+             "display(Markdown('| model | acc |\\n|---|---|\\n| **lstm** | 0.93 |'))", {}),
+    ("markdown", "## A crowded figure\n\nTwo panels whose titles and labels collide.", {}),
+    ("code", "fig, axes = plt.subplots(2, 1, figsize=(3, 2.2))\nfor a in axes:\n"
+             "    a.plot([1, 2]); a.set_title('A long title of a panel'); a.set_xlabel('steps of training')\nplt.show()",
+     {"mystnb": {"image": {"alt": "Two panels whose titles run into each other"}}}),
 ]
 
 
@@ -194,8 +398,19 @@ def test_probe_book_glue_times_cache_and_offline_pages(tmp_path):
     assert 0.5 <= book.times["99_probe"] < CHAPTER_BUDGET_S
     assert book.glue("99_probe") == {"acc": 0.9312, "npval": 1.5, "name": "lstm", "pairs": {"a": [1, 2.5]}}
     assert "0.93" in (book.html_dir / "book" / "99_probe.html").read_text(encoding="utf-8")
-    problems = check_pages(book.html_dir, ["book/99_probe.html", "book/notation.html", "index.html"])
-    assert problems == {"book/99_probe.html": [], "book/notation.html": [], "index.html": []}
+    reports = inspect_pages(book.html_dir, ["book/99_probe.html", "book/notation.html", "index.html"])
+    assert {page: r.problems for page, r in reports.items()} == {
+        "book/99_probe.html": [], "book/notation.html": [], "index.html": []}
+    probe = reports["book/99_probe.html"]
+    assert probe.output_tables == 1, "the displayed Markdown table is not a <table>"
+    assert heading_order_problems(source_headings(src / "book" / "99_probe.ipynb"),
+                                  [text for _, text, _ in probe.headings]) == []
+    # the figure check ran in the probe's kernel: the plain figure is clean, the crowded one is not
+    checks = book.figure_checks()
+    nb = book.executed("99_probe")
+    (plain, _), (crowded, _) = [(source, i) for i, source in _image_cells(nb)]
+    assert checks[cell_sha1(plain)] == [[]]
+    assert any("overlaps" in p for p in checks[cell_sha1(crowded)][0])
 
     # nothing changed: every page is read again (fresh Sphinx environment), no notebook runs
     shutil.rmtree(book.html_dir)
@@ -203,3 +418,36 @@ def test_probe_book_glue_times_cache_and_offline_pages(tmp_path):
     again = build_book(src, tmp_path / "out")
     assert again.returncode == 0 and again.executed_now == []
     assert "Using cached notebook" in again.log
+
+    # myst-nb's default for Markdown outputs (CommonMark, no tables): the table becomes a paragraph
+    # of pipes, which the page check reports
+    config = (src / "_config.yml").read_text(encoding="utf-8")
+    assert "nb_render_markdown_format: myst" in config
+    (src / "_config.yml").write_text(config.replace("nb_render_markdown_format: myst",
+                                                    "nb_render_markdown_format: commonmark"), encoding="utf-8")
+    shutil.rmtree(book.html_dir)
+    shutil.rmtree(book.build_dir / ".doctrees")
+    commonmark = build_book(src, tmp_path / "out")
+    assert commonmark.executed_now == []
+    report = inspect_pages(commonmark.html_dir, ["book/99_probe.html"])["book/99_probe.html"]
+    assert report.output_tables == 0
+    assert any("(a Markdown table row)" in p for p in report.problems), report.problems
+
+
+def test_screenshot_script_renders_every_page_full_length(tmp_path):
+    site, out = tmp_path / "html", tmp_path / "shots"
+    (site / "book").mkdir(parents=True)
+    (site / "_static").mkdir()
+    (site / "_static" / "fragment.html").write_text("<p>theme fragment, not a page</p>")
+    (site / "index.html").write_text("<!DOCTYPE html><html><body><p>home</p></body></html>")
+    tall = "".join(f"<p>paragraph {i}</p>" for i in range(200))
+    (site / "book" / "long.html").write_text(f"<!DOCTYPE html><html><body>{tall}</body></html>")
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "screenshots.py"), "--site", str(site),
+                           "--out", str(out), "--width", "800"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["book__long.png", "index.png"]
+    width, height = struct.unpack(">II", (out / "book__long.png").read_bytes()[16:24])  # the PNG's IHDR
+    assert width == 800 and height > 2000, "not the full page"
+    missing = subprocess.run([sys.executable, str(REPO / "scripts" / "screenshots.py"), "--site", str(tmp_path / "none")],
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "expected a built site at" in missing.stderr
