@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+# numbered chapters, including lettered ones slotted between two numbers (02b_…)
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]*_*.ipynb"))
 
 
 def _code_cells(path: Path) -> list[str]:
@@ -19,8 +20,8 @@ def _code_cells(path: Path) -> list[str]:
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def test_there_are_ten_chapters():
-    assert [p.name[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(1, 11)]
+def test_there_are_ten_numbered_chapters_and_2b():
+    assert [p.name.split("_")[0] for p in CHAPTERS] == ["01", "02", "02b"] + [f"{i:02d}" for i in range(3, 11)]
 
 
 def test_every_chapter_starts_with_the_same_colab_setup_cell():
