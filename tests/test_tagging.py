@@ -177,3 +177,44 @@ def test_pad_batch_pads_words_with_pad_id_and_tags_with_pad_tag():
     assert lengths.tolist() == [3, 1] and lengths.dtype == torch.long
     assert TokenVocab(["a", "b"]) == TokenVocab(["a", "b"]) and TokenVocab(["a", "b"]) != TokenVocab(["b", "a"])
     assert TokenVocab(["a"]) != ["a"]
+
+
+def test_punctuation_tag_reads_only_the_gap_before_the_next_word():
+    # the second-to-last word's tag comes from its own gap, not from the text's end
+    [(words, tags)] = punctuation_dataset("one two three.")
+    assert tags == ["O", "O", "PERIOD"]
+    # a curly apostrophe inside a word is written as a straight one, so both spellings are one word
+    [(words, _)] = punctuation_dataset("Is\u2019t so? Is't so?")
+    assert words == ["is't", "so", "is't", "so"]
+
+
+def test_read_conllu_deprel_column_and_bad_field(tmp_path):
+    p = tmp_path / "tiny.conllu"
+    p.write_text(CONLLU, encoding="utf-8")
+    assert read_conllu(p, tag_field="deprel")[0][1] == ["nsubj", "aux", "advmod", "root", "punct"]
+    with pytest.raises(ValueError, match=r"^expected tag_field in \['deprel', 'upos', 'xpos'\], got 'lemma'$"):
+        read_conllu(p, tag_field="lemma")
+    long_line = "1\t" + "x" * 80
+    p.write_text(long_line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_conllu(p)
+    assert str(err.value).endswith(f"got 2: {long_line[:60]!r}")  # the line quoted, cut at 60 characters
+
+
+def test_token_vocab_edge_cases():
+    assert TokenVocab.for_tags([["b", "a"], ["c", "a"]]).itos == ["a", "b", "c"]  # seen tags, sorted
+    assert TokenVocab.for_words([["a", "b"]], max_size=2).itos == ["<pad>", "<unk>"]  # room for the specials only
+    # an empty sequence still encodes to a LongTensor (torch.tensor([]) alone would be float32)
+    assert TokenVocab.for_words([["a"]]).encode([]).dtype == torch.long
+    assert TokenVocab.for_tags(tags=PUNCT_TAGS).encode([]).dtype == torch.long
+    with pytest.raises(ValueError, match="^expected distinct tokens, got duplicates$"):
+        TokenVocab(["a", "a"])
+    with pytest.raises(ValueError, match="^expected at least one token, got none$"):
+        TokenVocab([])
+    with pytest.raises(ValueError, match="^expected at least one sequence, got an empty batch$"):
+        pad_batch([])
+    with pytest.raises(ValueError, match="^expected a text with at least one word, got none$"):
+        punctuation_dataset("?!")
+    with pytest.raises(ValueError, match=r"^expected tokens from the vocabulary \['O', 'COMMA', 'PERIOD', 'QUESTION', "
+                                         r"'EXCLAIM', 'COLON'\]…, got 'X' at position 0$"):
+        TokenVocab.for_tags(tags=PUNCT_TAGS).encode(["X"])
