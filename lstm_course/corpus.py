@@ -311,8 +311,8 @@ def load_text(source: PathLike, sha256: Optional[str] = None, cache_dir: Optiona
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: not UTF-8 (names the file and byte offset), empty text, only one distinct
-            character, checksum mismatch.
+        ValueError: an empty ``source``, not UTF-8 (names the file and byte offset), empty text, only one
+            distinct character, checksum mismatch.
     """
     expected = _check_sha256_arg(sha256)
     if isinstance(source, str) and source == "shakespeare":
@@ -322,6 +322,9 @@ def load_text(source: PathLike, sha256: Optional[str] = None, cache_dir: Optiona
     if isinstance(source, str) and re.match(r"^https?://", source, re.IGNORECASE):
         path = download_url(source, expected, cache_dir, progress)
         return _check_text(_read_utf8(path), source)
+    if isinstance(source, str) and not source.strip():
+        # Path("") is ".": an empty --text would otherwise read every *.txt in the working directory
+        raise ValueError(f"expected a text file, directory, URL or 'shakespeare', got {source!r}")
     path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"expected a text file, directory, URL or 'shakespeare', got {str(source)!r} (no such path)")

@@ -306,3 +306,11 @@ def test_url_http_error_and_bad_scheme(cache, server):
     assert _downloads(cache) == []
     with pytest.raises(ValueError, match="http"):
         download_url("ftp://127.0.0.1/x.txt")
+
+
+@pytest.mark.parametrize("source", ["", "  "])
+def test_an_empty_source_is_refused_not_read_as_the_working_directory(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a stray file in the working directory\n")  # Path("") would read it
+    with pytest.raises(ValueError, match=r"^expected a text file, directory, URL or 'shakespeare', got ''|got '  '"):
+        load_text(source)
