@@ -254,7 +254,8 @@ def toc_files(source: Path) -> list[str]:
 
 # ---------------------------------------------------------------- headless Chromium ----------
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# scripts/test.sh sets CHROMIUM (and finds or installs one); run alone, pytest uses the chromium on PATH
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
