@@ -147,13 +147,19 @@ def test_charlm_rejects_bad_input(tmp_path: Path, small_text: Path) -> None:
     assert bad.returncode == 2 and "NAME one of" in bad.stderr
 
 
-def test_cell_benchmark_compares_four_implementations(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compiled", [False, True], ids=["four", "with-torch-compile"])
+def test_cell_benchmark_compares_four_implementations(tmp_path: Path, compiled: bool) -> None:
     out_json = tmp_path / "cell.json"
     proc = run("cell.py", "--batch", "2", "--steps", "4", "--hidden", "8", "--repeats", "1", "--threads", "1",
-               "--json", str(out_json))
+               *(["--compile"] if compiled else []), "--json", str(out_json))
     rec = json.loads(out_json.read_text())
     names = [r["implementation"] for r in rec["results"]]
-    assert names == ["hand (python loop)", "nn.LSTMCell loop", "scripted (TorchScript)", "nn.LSTM"]
+    assert names == ["hand (python loop)", "nn.LSTMCell loop", "scripted (TorchScript)",
+                     *(["compiled step (torch.compile)"] if compiled else []), "nn.LSTM"]
+    if compiled:  # the compiling first call is timed apart, and is far slower than a compiled call
+        assert rec["compile_seconds"] > 10 * rec["results"][3]["seconds"]
+    else:
+        assert rec["compile_seconds"] is None
     assert rec["results"][-1]["time_vs_nn_lstm"] == 1.0
     for r in rec["results"]:
         assert r["chars_per_s"] == pytest.approx(2 * 4 / r["seconds"])
