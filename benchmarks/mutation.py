@@ -169,7 +169,7 @@ def main() -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")  # after each module: partial runs count
         score = f"{r['score']:.1%}" if r["score"] is not None else "n/a"
-        print(f"[{module}] {r['mutants']} mutants in {r['seconds']:.0f} s: {r['counts']}; {len(eq)} equivalent; "
+        print(f"[{module}] {r['mutants']} mutants in {r['seconds']:.0f} s: {r['counts']}; {r['equivalent']} equivalent; "
               f"score {score}{'' if r['finished'] else ' (TIMED OUT: partial)'}", flush=True)
         for name, s in r["survivors"].items():
             if "equivalent" not in s:
