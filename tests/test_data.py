@@ -102,3 +102,53 @@ def test_long_range_task_odd_alphabet_and_errors():
         long_range_task(10, length=1)
     with pytest.raises(ValueError, match="num_symbols >= 2"):
         long_range_task(10, num_symbols=1)
+
+
+def test_defaults_and_smallest_valid_inputs():
+    # each function accepts its smallest valid argument, so an off-by-one in a check shows up here
+    text = "".join(chr(65 + i % 26) for i in range(100))
+    assert tuple(map(len, split_text(text))) == (90, 5, 5)  # default fractions 0.05 / 0.05
+    assert batchify(torch.arange(5), 1).shape == (1, 5)  # B = 1
+    assert batchify(torch.arange(5), 2).tolist() == [[0, 1], [2, 3]]  # L = 2 exactly
+    assert [x.tolist() for x, _ in tbptt_batches(torch.arange(2)[None], 1)] == [[[0]]]  # L = 2, bptt = 1
+    x, y = long_range_task(1, length=2, num_symbols=2)  # n = 1, length = 2, two symbols
+    assert x.shape == (1, 2) and int(y[0]) == int(x[0, 0] + x[0, 1]) % 2
+    x, _ = long_range_task(400)
+    assert x.shape == (400, 30) and int(x.max()) == 7  # default length 30, alphabet of 8
+    assert torch.equal(long_range_task(50)[0], long_range_task(50, seed=0)[0])  # default seed 0
+
+
+def test_tbptt_chunk_count_matches_num_tbptt_batches_and_no_chunk_is_empty():
+    for L in range(2, 14):
+        for bptt in range(1, 7):
+            chunks = list(tbptt_batches(torch.arange(L)[None], bptt))
+            assert len(chunks) == num_tbptt_batches(L, bptt) == -(-(L - 1) // bptt)
+            assert all(x.shape[1] >= 1 for x, _ in chunks)
+    assert num_tbptt_batches(1, 3) == 0  # a stream of one token has no (input, target) pair
+    assert num_tbptt_batches(11, 5) == 2
+
+
+def test_data_error_messages_name_what_was_expected_and_got():
+    with pytest.raises(TypeError, match="^expected text of type str, got bytes$"):
+        split_text(b"abc")
+    with pytest.raises(ValueError, match=r"^expected val_frac in \[0, 1\), got 1.0$"):
+        split_text("abcdef", 1.0, 0.0)
+    with pytest.raises(ValueError, match=r"^expected test_frac in \[0, 1\), got -0.1$"):
+        split_text("abcdef", 0.1, -0.1)
+    with pytest.raises(ValueError, match=r"^expected val_frac \+ test_frac < 1, got 1.0$"):
+        split_text("abcdef", 0.6, 0.4)
+    with pytest.raises(ValueError, match=r"^the data is too short for batch_size=4: expected at least 8 tokens "
+                                         r"\(2 per stream\), got 7; use a smaller batch size or more text$"):
+        batchify(torch.arange(7), 4)
+    with pytest.raises(ValueError, match=r"^expected ids of shape \(N,\), got \(2, 5\)$"):
+        batchify(torch.zeros(2, 5, dtype=torch.long), 1)
+    with pytest.raises(ValueError, match=r"^expected ids of shape \(N,\), got list$"):
+        batchify([1, 2, 3], 1)
+    with pytest.raises(ValueError, match=r"^expected streams of shape \(B, L\) with L >= 2, got \(5,\)$"):
+        tbptt_batches(torch.arange(5), 2)
+    with pytest.raises(ValueError, match=r"^expected streams of shape \(B, L\) with L >= 2, got list$"):
+        tbptt_batches([[1, 2]], 2)
+    with pytest.raises(ValueError, match="^expected bptt >= 1, got 0$"):
+        num_tbptt_batches(5, 0)
+    with pytest.raises(ValueError, match="^expected n >= 1, got 0$"):
+        long_range_task(0)
