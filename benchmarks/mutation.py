@@ -6,7 +6,8 @@ Not a CI gate (it takes minutes per module); run it by hand after changing a mod
     nice .venv/bin/python benchmarks/mutation.py                  # every core module
     nice .venv/bin/python benchmarks/mutation.py sampling vocab   # some of them
 
-For each module ``M`` it copies ``lstm_course/`` and ``tests/test_M.py`` (with ``conftest.py``) into a scratch
+For each module ``M`` it copies ``lstm_course/`` and ``tests/test_M.py`` (with ``conftest.py``; ``EXTRA_TESTS`` names
+more test files where a module's tests are split, e.g. cell's RNN/GRU tests) into a scratch
 folder, runs ``mutmut run`` there with only ``lstm_course/M.py`` mutated and only ``tests/test_M.py`` as the
 tests (a module's own unit tests must catch its bugs), and records killed / survived / timeout / no-tests counts
 with the date and the machine in ``benchmarks/results/mutation/mutation.json`` (merged: modules not re-run keep their
@@ -34,13 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 # a folder of its own: report.py and the Speed chapter show every *.json directly in results/
 RESULTS = REPO / "benchmarks" / "results" / "mutation" / "mutation.json"
 EQUIVALENT = REPO / "benchmarks" / "results" / "mutation" / "equivalent.json"
+# a module's unit tests: tests/test_<module>.py, plus these where its tests are split across files
+EXTRA_TESTS = {"cell": ["test_cell_rnn_gru.py"]}
 CORE = ["cell", "data", "training", "sampling", "models", "checkpoint", "vocab", "seq2seq", "tagging"]
 MUTMUT_VERSION = "3.8.1"
 
 SETUP_CFG = """[mutmut]
 source_paths = lstm_course/
 only_mutate = lstm_course/{module}.py
-pytest_add_cli_args_test_selection = tests/test_{module}.py
+pytest_add_cli_args_test_selection ={tests}
 pytest_add_cli_args =
     -p
     no:cacheprovider
@@ -85,15 +88,20 @@ def _diff(source: str, mutant: str) -> str:
                      if l[:1] in "+-" and l[1:].strip() and not l.startswith(("+++", "---")))
 
 
+def _test_files(module: str) -> list[str]:
+    return [f"test_{module}.py", *EXTRA_TESTS.get(module, [])]
+
+
 def run_module(module: str, work: Path, max_children: int, timeout: float) -> dict:
     d = work / module
     shutil.rmtree(d, ignore_errors=True)
     (d / "tests").mkdir(parents=True)
     shutil.copytree(REPO / "lstm_course", d / "lstm_course", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("conftest.py", "booktools.py", f"test_{module}.py"):
+    tests = _test_files(module)
+    for name in ("conftest.py", "booktools.py", *tests):
         shutil.copy(REPO / "tests" / name, d / "tests" / name)
     shutil.copy(REPO / "pyproject.toml", d / "pyproject.toml")
-    (d / "setup.cfg").write_text(SETUP_CFG.format(module=module))
+    (d / "setup.cfg").write_text(SETUP_CFG.format(module=module, tests="".join(f"\n    tests/{t}" for t in tests)))
     start = time.perf_counter()
     finished = True
     with open(d / "mutmut-run.log", "w") as log:
@@ -160,7 +168,7 @@ def main() -> None:
     record = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"modules": {}}
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     for module in args.modules:
-        print(f"[{module}] mutating lstm_course/{module}.py against tests/test_{module}.py ...", flush=True)
+        print(f"[{module}] mutating lstm_course/{module}.py against {', '.join(_test_files(module))} ...", flush=True)
         r = run_module(module, work, args.max_children, args.timeout)
         _score(r, equivalent.get(module, {}))
         r.update(date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine=machine(),
