@@ -19,6 +19,8 @@ functions; the points are decided here, where no student code runs:
      visible test promises). The kernel's verdict can only cost points, never earn them;
    - a failure puts the judge's message first in the cell's outputs (an error: nbgrader's ``SaveAutoGrades``
      then gives 0); the kernel's own output stays after it, as advice that names the likely mistake;
+   - an ``execute_result`` in a test cell becomes a plain display (nbgrader would read a number there as partial
+     credit, and only code in the kernel can put one there);
    - a missing, duplicated, malformed or oversized result fails both test cells of its function;
    - a tampering construct in the student's cells (``static.py``) fails every test cell of the notebook;
      PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells.
@@ -137,6 +139,9 @@ class Judge(NbGraderPreprocessor):
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
             if not cell.get("metadata", {}).get("nbgrader", {}).get("grade") or cell.cell_type != "code":
                 continue
+            # nbgrader reads a number in a test cell's execute_result as partial credit: the test cells here end in
+            # no expression, so such a number can only come from code that ran in the kernel. It stays visible.
+            cell.outputs = [_as_display(o) for o in cell.get("outputs", [])]
             for function in checks.FUNCTIONS:
                 if gid in (f"test_{function}", f"test_{function}_hidden"):
                     hidden = gid.endswith("_hidden")
@@ -163,6 +168,12 @@ class Judge(NbGraderPreprocessor):
                 failures.setdefault(function, []).insert(0, (
                     "visible", f"{function} uses PyTorch's own LSTM ({f.construct}, {f.cell} line {f.line}): write the "
                     f"gate equations yourself; calling PyTorch's LSTM earns no points here"))
+
+
+def _as_display(output: NotebookNode) -> NotebookNode:
+    if output.get("output_type") != "execute_result":
+        return output
+    return NotebookNode(output_type="display_data", data=output.get("data", {}), metadata=output.get("metadata", {}))
 
 
 def _verdict(messages: list[str]) -> NotebookNode:

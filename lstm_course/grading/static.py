@@ -45,6 +45,7 @@ TAMPER_MODULES = {
     "pdb": "tracing the grader's code", "bdb": "tracing", "trace": "tracing", "faulthandler": "signal handlers",
     "socket": "network and the kernel's sockets", "mmap": "raw memory", "shutil": "writing and deleting files",
     "tempfile": "writing files", "sched": "code run later",
+    "lstm_course": "the course package holds reference implementations and the grader's own probes",
 }
 TAMPER_NAMES = {
     "get_ipython": "IPython hooks (input transformers, events, showtraceback, run_cell) rewrite the grader's cells",
