@@ -106,3 +106,27 @@ def test_technique_scores_no_more_than_the_wrong_answer(hostile_class, assignmen
     wrong, cheat = run["results"]["honest-wrong"], run["results"][student_id(technique)]
     assert cheat.score <= wrong.score, (
         f"{technique} scored {cheat.score} > {wrong.score}: {cheat.cells}\n{cheat.errors}")
+
+
+def test_no_honest_submission_is_flagged():
+    """Every correct alternative and every wrong-but-plausible answer of grading_variants.py passes the static check,
+    except the two that call PyTorch's LSTM, which are flagged for that function only."""
+    import grading_variants
+    from lstm_course.grading import static
+    for assignment, variants in (("gates", grading_variants.GATES), ("detaching", grading_variants.DETACHING),
+                                 ("temperature", grading_variants.TEMPERATURE)):
+        source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+        instructor = {c.source.strip() for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")}
+        answers = solution_cells(source)
+        for variant in variants:
+            nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+            for cell in nb.cells:
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if gid in variant.changes:
+                    change = variant.changes[gid]
+                    cell.source = change(answers[gid]) if callable(change) else change
+            found = static.scan(nb, instructor)
+            if "torch.lstm_cell" in variant.name or "nn.LSTM" in variant.name:
+                assert [(f.kind, f.cell) for f in found] == [("lstm", variant.lose[0])], found
+            else:
+                assert not found, f"{assignment} / {variant.name}: {[str(f) for f in found]}"
