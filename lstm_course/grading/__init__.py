@@ -8,7 +8,7 @@ Nothing here is imported by the chapters; instructors reach it through ``nbgrade
 ``kernel.py``       the kernel launcher: memory and file-size limits, Landlock sandbox, then ipykernel
 ``restore.py``      ``RestoreCellMetadata``: nbgrader metadata back into a notebook that lost it (Colab)
 ``static.py``       static analysis of the student's cells (``ast``): constructs that tamper with grading,
-                    PyTorch's own LSTM; ``FlagSuspiciousCode`` logs them for review
+                    PyTorch's own LSTM (the judge fails the tests they affect and logs them for review)
 ``execute.py``      ``GradingExecute``: runs the notebook in the grading kernel, survives dead/stuck kernels
 ``judge.py``        ``AddProbes`` / ``Judge``: the verdict, decided in nbgrader's process from results the
                     kernel hands back as data on inputs the judge chose
