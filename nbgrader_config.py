@@ -3,7 +3,7 @@
     nbgrader generate_assignment gates      # solutions/gates -> notebooks/gates (student version)
     nbgrader autograde gates                # grades submitted/<student>/gates
     nbgrader generate_feedback gates        # feedback/<student>/gates, without the hidden tests
-    python -m lstm_course.grading_shard run gates --jobs 4   # autograde in 4 parallel shards, merged
+    python -m lstm_course.grading.shard run gates --jobs 4   # autograde in 4 parallel shards, merged
 
 See book/grading-a-class.md for the whole workflow, the limits below and the threat model.
 """
@@ -11,8 +11,10 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
                                     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-from lstm_course.grading import FlagSuspiciousCode, GradingExecute, RestoreCellMetadata
-from lstm_course.grading_feedback import HideHiddenTests
+from lstm_course.grading.execute import GradingExecute
+from lstm_course.grading.feedback import HideHiddenTests
+from lstm_course.grading.judge import AddProbes, Judge
+from lstm_course.grading.restore import RestoreCellMetadata
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -31,16 +33,20 @@ c.FileNameCollectorPlugin.named_regexp = (
 # notebook when the cells match unambiguously; otherwise they are graded as they are, with the reason logged.
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, RestoreCellMetadata, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
-    FlagSuspiciousCode,
 ]
-# FlagSuspiciousCode logs "REVIEW <student>/<id>/<notebook>: ..." for student code that touches what
-# grader-fooling attempts need (get_ipython, torch._C, builtins, ...). It changes no score.
 
 # --- Grading limits (student code is untrusted; see the guide's threat model) -----------------------
 # nbgrader's Execute step, replaced by GradingExecute: same behaviour plus a grading kernel under
 # resource limits and a file-system sandbox, recovery from dead kernels, and an output cap.
+#
+# The verdict (lstm_course/grading/judge.py): AddProbes draws secret inputs in this process and appends one probe
+# cell per graded function; GradingExecute runs the notebook; Judge reads the probes' results (data, never code),
+# recomputes every reference here, removes the probe cells and fails each test cell whose function it found wrong.
+# Static analysis of the student's cells (lstm_course/grading/static.py) fails the whole notebook for code that can
+# change what the grader sees (IPython hooks, builtins, sys.modules, threads, ...: the guide's threat model), and a
+# function for PyTorch's own LSTM where it must be written by hand; each finding is logged as "REVIEW ...".
 c.Autograde.autograde_preprocessors = [
-    GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AddProbes, GradingExecute, Judge, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
 # Seconds per cell. detaching's visible train_tbptt test, one of the slowest graded cells, took 3.8 s on 2 cores

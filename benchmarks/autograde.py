@@ -11,7 +11,7 @@ slow case: a wrong answer fails early). Then, as in the guide: ``generate_assign
 
 Reported: seconds of each step, seconds per submission-assignment for autograde (the step's time
 divided by the number of students), and the whole class's wall time. ``--jobs J`` also grades the whole
-class again, in a fresh course, with ``python -m lstm_course.grading_shard run <id> --jobs J`` instead of
+class again, in a fresh course, with ``python -m lstm_course.grading.shard run <id> --jobs J`` instead of
 ``nbgrader autograde`` (J shards in parallel, each in its own copy of the course, merged into the one
 gradebook), and reports that wall time. The machine's load average is recorded: the cores may be shared.
 """
@@ -73,12 +73,12 @@ def hand_in(course: Path, ids: list[str], students: list[str]) -> None:
 
 
 def timed_shards(course: Path, assignment: str, jobs: int) -> float:
-    """``python -m lstm_course.grading_shard run <assignment> --jobs J`` in ``course``; seconds."""
+    """``python -m lstm_course.grading.shard run <assignment> --jobs J`` in ``course``; seconds."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "lstm_course.grading_shard", "run", assignment, "--jobs", str(jobs)],
+    done = subprocess.run([sys.executable, "-m", "lstm_course.grading.shard", "run", assignment, "--jobs", str(jobs)],
                           cwd=course, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     if done.returncode != 0:
-        raise SystemExit(f"grading_shard run {assignment} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise SystemExit(f"grading.shard run {assignment} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--students", type=int, default=50, help="class size (default: %(default)s)")
     p.add_argument("--assignments", nargs="*", default=None, help="assignment ids (default: every one in solutions/)")
-    p.add_argument("--jobs", type=int, default=1, help="also grade with grading_shard run --jobs JOBS (default: %(default)s = no)")
+    p.add_argument("--jobs", type=int, default=1, help="also grade with grading.shard run --jobs JOBS (default: %(default)s = no)")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     args = p.parse_args(argv)
     ids = args.assignments or assignments()
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows.append([f"whole class ({n} submission-assignments)", record["class_wall_seconds"],
                  record["class_wall_seconds"] / n])
     if "parallel" in record:
-        rows.append([f"whole class, grading_shard run --jobs {record['parallel']['jobs']}", record["parallel"]["class_wall_seconds"],
+        rows.append([f"whole class, grading.shard run --jobs {record['parallel']['jobs']}", record["parallel"]["class_wall_seconds"],
                      record["parallel"]["class_wall_seconds"] / n])
     print_table(["step", "seconds", "per submission"], rows)
     write_json(args.json, record)

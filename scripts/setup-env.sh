@@ -9,7 +9,7 @@ fi
 # the kernel every book chapter and graded notebook runs in ("python3") must be this venv's
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lstm_course)" >/dev/null
 # the kernel `nbgrader autograde` runs submissions in: memory/file-size caps and a file-system sandbox
-# (lstm_course/grading_kernel.py; selected in nbgrader_config.py)
+# (lstm_course/grading/kernel.py; selected in nbgrader_config.py)
 .venv/bin/python -m lstm_course.grading install-kernel --prefix .venv >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 # the book's MathJax / RequireJS / ipywidgets assets, so the built site works offline

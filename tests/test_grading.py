@@ -1,4 +1,4 @@
-"""Fast checks of the grading helpers (lstm_course.grading, lstm_course.grading_kernel); the whole
+"""Fast checks of the grading helpers (lstm_course.grading: install, restore, kernel); the whole
 workflow, graded for real, is in test_grading_class.py."""
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import textwrap
 import nbformat
 import pytest
 
-from lstm_course.grading import KERNEL_NAME, _restore, install_kernel
-from lstm_course.grading_kernel import parse_args
+from lstm_course.grading.install import KERNEL_NAME, install_kernel
+from lstm_course.grading.restore import _restore
+from lstm_course.grading.kernel import parse_args
 
 from nbgrader_course import REPO
 
@@ -27,7 +28,7 @@ def test_install_kernel_writes_a_spec_that_runs_the_launcher(tmp_path):
     folder = install_kernel(str(tmp_path))
     spec = json.loads((folder / "kernel.json").read_text())
     assert folder.name == KERNEL_NAME
-    assert spec["argv"][:3] == [sys.executable, "-m", "lstm_course.grading_kernel"]
+    assert spec["argv"][:3] == [sys.executable, "-m", "lstm_course.grading.kernel"]
     assert "{connection_file}" in spec["argv"]
 
 
@@ -35,7 +36,7 @@ def _sandboxed(tmp_path, code: str) -> subprocess.CompletedProcess:
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from lstm_course.grading_kernel import landlock, readable_paths, set_limits
+        from lstm_course.grading.kernel import landlock, readable_paths, set_limits
         set_limits({2**30}, 4096)
         why = landlock(readable_paths(), [Path({str(tmp_path / 'work')!r})], [])
         if why:

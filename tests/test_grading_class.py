@@ -186,9 +186,11 @@ def gates_class() -> list[Sub]:
         Sub("cheat-assertionerror", a, at_most="wrong-cell", answers={"lstm_cell": WRONG_CELL + (
             "import builtins\nclass _Harmless(Exception):\n    pass\n"
             "builtins.AssertionError = _Harmless\nAssertionError = _Harmless\n")}),
-        # beyond what in-process tests can stop (see the guide): flagged for review in the log
+        # an IPython hook that blanks every later cell (the tests included): the static check fails the notebook,
+        # and the judge's probe results (missing here) would fail it anyway; logged for review
         Sub("cheat-ipython-hook", a, answers={"lstm_cell": WRONG_CELL + (
             "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n")},
+            score=lambda p: 0, at_most="wrong-cell", output="GraderVerdict",
             log="REVIEW cheat-ipython-hook/gates/gates: 'get_ipython' in lstm_cell"),
         Sub("cheat-reads-grader-files", a, at_most="wrong-cell", answers={"lstm_cell": WRONG_CELL + FIND_SOURCE},
             output="CHEAT BLOCKED"),

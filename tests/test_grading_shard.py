@@ -1,4 +1,4 @@
-"""A class graded in shards (lstm_course.grading_shard) gets exactly the serial run's grades.
+"""A class graded in shards (lstm_course.grading.shard) gets exactly the serial run's grades.
 
 One small class of ``gates`` submissions (right, wrong, untouched, partly right, unreadable) is graded three
 times, each in its own course directory: serially with ``nbgrader autograde``; with ``run --jobs 2``; and with
@@ -57,7 +57,7 @@ def _counts(course) -> tuple[int, ...]:
 
 
 def _shard(course, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lstm_course.grading_shard", *args], cwd=course,
+    return subprocess.run([sys.executable, "-m", "lstm_course.grading.shard", *args], cwd=course,
                           capture_output=True, text=True, timeout=1800)
 
 

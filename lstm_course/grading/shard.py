@@ -7,9 +7,9 @@ results into the course's ``gradebook.db`` through nbgrader's API (``nbgrader.ap
 graded notebooks into ``autograded/``, so that ``nbgrader generate_feedback`` and ``nbgrader export`` work
 unchanged afterwards. From the course root (where ``nbgrader_config.py`` is), after ``generate_assignment``::
 
-    python -m lstm_course.grading_shard run gates --jobs 4           # 4 shards in parallel on this machine, merged
-    python -m lstm_course.grading_shard grade gates --shards 40 --index 7   # one shard (e.g. a job-array task)
-    python -m lstm_course.grading_shard merge gates --shards 40            # after all the shards' tasks
+    python -m lstm_course.grading.shard run gates --jobs 4           # 4 shards in parallel on this machine, merged
+    python -m lstm_course.grading.shard grade gates --shards 40 --index 7   # one shard (e.g. a job-array task)
+    python -m lstm_course.grading.shard merge gates --shards 40            # after all the shards' tasks
 
 Shard ``k`` of ``n`` holds every ``n``-th student (sorted ids under ``submitted/`` that handed in the
 assignment, from the ``k``-th on). A shard is graded in ``<work>/<assignment>/shard-<k>-of-<n>/`` (work:
@@ -157,13 +157,13 @@ def run(course: Path, assignment: str, jobs: int, work: Path) -> int:
     for k in missing:
         print(f"shard {k} of {jobs} did not finish (status {statuses[k]}): see "
               f"{shard_dir(work, assignment, jobs, k) / 'autograde.log'}, rerun it with "
-              f"`python -m lstm_course.grading_shard grade {assignment} --shards {jobs} --index {k}`, then merge",
+              f"`python -m lstm_course.grading.shard grade {assignment} --shards {jobs} --index {k}`, then merge",
               file=sys.stderr)
     return 1 if missing else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lstm_course.grading_shard", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lstm_course.grading.shard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--course", type=Path, default=Path("."), help="the course root (default: %(default)s)")
     parser.add_argument("--work", type=Path, default=None, help="where shards are graded (default: <course>/grading-shards)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -18,7 +18,7 @@ Before it turns into an ordinary IPython kernel (``os.execv``) it
 
 Command line (what the kernel spec and nbgrader pass)::
 
-    python -m lstm_course.grading_kernel [--grading-memory BYTES] [--grading-file-size BYTES]
+    python -m lstm_course.grading.kernel [--grading-memory BYTES] [--grading-file-size BYTES]
                                          [--grading-sandbox 0|1] [--grading-tmp=DIR]
                                          -f CONNECTION_FILE [ipykernel args...]
 """
