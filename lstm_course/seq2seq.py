@@ -106,12 +106,41 @@ class Seq2Seq(nn.Module):
         dec_out, state = self.decoder(self.drop(self.tgt_embed(tgt_in)), state)  # (B, T, H)
         if self.attention is None:
             return self.out(self.drop(dec_out)), state  # (B, T, V)
+        context = self._weights(dec_out, enc_out, mask) @ enc_out  # (B, T, H)
+        h_tilde = torch.tanh(self.W_c(torch.cat([context, dec_out], dim=-1)))  # (B, T, H)
+        return self.out(self.drop(h_tilde)), state  # (B, T, V)
+
+    def _weights(self, dec_out: Tensor, enc_out: Tensor, mask: Tensor) -> Tensor:
         keys = self.W_a(enc_out) if self.W_a is not None else enc_out  # (B, S, H)
         scores = dec_out @ keys.transpose(1, 2)  # (B, T, S)
         scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
-        context = torch.softmax(scores, dim=-1) @ enc_out  # (B, T, H)
-        h_tilde = torch.tanh(self.W_c(torch.cat([context, dec_out], dim=-1)))  # (B, T, H)
-        return self.out(self.drop(h_tilde)), state  # (B, T, V)
+        return torch.softmax(scores, dim=-1)  # (B, T, S), 0 at padded source positions
+
+    @torch.no_grad()
+    def attention_weights(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        """The attention weights of a teacher-forced pass: row t is how the step that predicts target
+        character t spreads its attention over the source characters.
+
+        Fed the model's own output (SOS + greedy prediction) as ``tgt_in``, these are exactly the
+        weights greedy decoding used, since the decoder then sees the same inputs.
+
+        Args:
+            src, src_lengths: as in :meth:`encode`.
+            tgt_in: (B, T) decoder inputs, starting with SOS.
+
+        Returns:
+            (B, T, S) weights; each row sums to 1 over the real source positions, padded ones get 0.
+
+        Raises:
+            ValueError: the model has no attention (``attention=None``).
+        """
+        if self.attention is None:
+            raise ValueError("expected a model with attention ('dot' or 'general'), got attention=None")
+        if tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0]:
+            raise ValueError(f"expected tgt_in of shape (B, T) = ({src.shape[0]}, T), got {tuple(tgt_in.shape)}")
+        enc_out, mask, state = self.encode(src, src_lengths)
+        dec_out, _ = self.decoder(self.drop(self.tgt_embed(tgt_in.to(enc_out.device))), state)  # (B, T, H)
+        return self._weights(dec_out, enc_out, mask)  # (B, T, S)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
         if tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0]:
@@ -293,6 +322,25 @@ def exact_match(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab: Cha
     max_len = max_len or max(len(t) for _, t in pairs) + 2
     preds = decode_texts(model, [s for s, _ in pairs], src_vocab, tgt_vocab, max_len, beam_size)
     return sum(p == t for p, (_, t) in zip(preds, pairs)) / len(pairs)
+
+
+def attention_matrix(model: Seq2Seq, source: str, output: str, src_vocab: CharVocab,
+                     tgt_vocab: CharVocab) -> Tensor:
+    """Where ``model`` looks while it writes ``output`` for ``source``: a (len(output) + 1, len(source))
+    tensor on the CPU whose row t holds the attention weights of the step that predicts character t of
+    ``output`` (the last row: the step that predicts EOS), one column per source character.
+
+    Pass the model's own decoded output to see the weights it used while decoding.
+    """
+    if not source:
+        raise ValueError("expected a non-empty source string, got ''")
+    was_training = model.training
+    model.eval()  # no dropout: the weights the model uses at prediction time
+    try:
+        src, lengths, tgt_in, _ = make_batch([(source, output)], src_vocab, tgt_vocab, device=model_device(model))
+        return model.attention_weights(src, lengths, tgt_in)[0].float().cpu()  # (T + 1, S)
+    finally:
+        model.train(was_training)
 
 
 def train_seq2seq(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab: CharVocab, tgt_vocab: CharVocab,

@@ -2,7 +2,7 @@
 
 Every plotting function takes an optional ``ax`` (draws there) or creates its own figure, gives the
 plot a title and labelled axes, and returns what it drew on so a notebook can adjust it.
-Legend: T time steps (characters), H hidden units.
+Legend: T time steps (characters), H hidden units, S source characters.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from matplotlib.colors import Normalize
 
 from lstm_course.training import History
 
-__all__ = ["plot_learning_curves", "plot_gates", "plot_hidden_heatmap", "html_activation", "HTMLActivation",
-           "static_sliders", "StaticSliders"]
+__all__ = ["plot_learning_curves", "plot_gates", "plot_hidden_heatmap", "plot_attention", "html_activation",
+           "HTMLActivation", "static_sliders", "StaticSliders"]
 
 _GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "cell candidate g", "o": "output gate o",
                "c": "cell state c", "h": "hidden state h"}
@@ -165,6 +165,46 @@ def plot_hidden_heatmap(h: Any, text: str, ax: Axes | None = None, max_units: in
     ax.set_xlabel("character")
     ax.set_ylabel("hidden unit")
     ax.set_title(f"Hidden state over the text ({a.shape[1]} units)")
+    return ax
+
+
+def plot_attention(weights: Any, source: str, output: str, ax: Axes | None = None, title: str | None = None,
+                   end_label: str | None = "EOS", colorbar: bool = True) -> Axes:
+    """Heat map of a seq2seq model's attention: one row per output character, one column per source
+    character, colour = the weight the step that wrote that output put on that source character.
+
+    Args:
+        weights: (len(output), S) or (len(output) + 1, S) tensor or array, e.g. from
+            :func:`lstm_course.seq2seq.attention_matrix` (its last row is the step that predicts EOS).
+        source: the S source characters (column labels; a space shows as ␣).
+        output: the output characters (row labels).
+        ax: draw here; ``None`` = a new figure sized to the strings. Default: ``None``.
+        title: the panel title; ``None`` = the source string quoted. Default: ``None``.
+        end_label: the label of the extra last row when ``weights`` has one. Default: ``"EOS"``.
+        colorbar: add a colour bar labelled "attention weight". Default: ``True``.
+    """
+    a = _to_numpy(weights)
+    rows = list(output)
+    if a.ndim == 2 and a.shape[0] == len(output) + 1:
+        if end_label is None:
+            a = a[:len(output)]  # leave the EOS step out
+        else:
+            rows.append(end_label)
+    if a.ndim != 2 or a.shape != (len(rows), len(source)):
+        raise ValueError(f"expected weights of shape (len(output), len(source)) = ({len(output)}, {len(source)}) "
+                         f"or one row more for EOS, got {a.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.25 * len(source) + 2.0), max(2.5, 0.25 * len(rows) + 1.2)),
+                             layout="constrained")
+    im = ax.imshow(a, aspect="auto", cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")  # (T, S)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label="attention weight")
+    ax.set_xticks(range(len(source)), [_char_label(c) for c in source], fontfamily="monospace")
+    ax.set_yticks(range(len(rows)), [_char_label(c) for c in rows], fontfamily="monospace")
+    ax.tick_params(length=0)
+    ax.set_xlabel("source character (read)")
+    ax.set_ylabel("output character (written)")
+    ax.set_title(repr(source) if title is None else title)
     return ax
 
 

@@ -195,6 +195,57 @@ def test_ch08_exposure_bias_sentence_follows_the_measurement(built_book):
     assert small == (g["exposure_gap"] < 0.02)
 
 
+def test_ch08_attention_maps_read_the_year(built_book):
+    g = built_book.glue("08_seq2seq")
+    # an even (uniform) spread puts 4 / len(source) on the year; attention that found the year puts most of it
+    # there. Uniform or ignored weights (a softmax over constant scores) would sit at year_even and fail here.
+    assert 0 < g["year_even"] < 0.5
+    assert g["year_mass"] > g["year_even"] + 0.3
+    # the step writing year digit k reads source year digit k: uniform weights would peak at position 0
+    assert g["year_right_char"] > 0.5
+
+
+def test_ch08_attention_ablation_rests_on_five_seeds(built_book):
+    g = built_book.glue("08_seq2seq")
+    assert g["abl_seeds"] >= 5
+    keys = ["abl_none", "abl_dot", "abl_general", "abl_year_dot", "abl_year_general",
+            "abl_diff_dot_none", "abl_diff_general_none", "abl_diff_general_dot"]
+    for key in keys:
+        values = g[f"{key}_seeds"]
+        assert len(values) == g["abl_seeds"], key
+        assert g[key] == pytest.approx(sum(values) / len(values)), key
+        _interval(g, key)
+    # the differences are paired per seed: difference of the variants' own per-seed values
+    for a, b in (("dot", "none"), ("general", "none"), ("general", "dot")):
+        assert g[f"abl_diff_{a}_{b}_seeds"] == pytest.approx(
+            [x - y for x, y in zip(g[f"abl_{a}_seeds"], g[f"abl_{b}_seeds"])]), (a, b)
+
+
+def test_ch08_attention_beats_no_attention_at_the_same_budget(built_book):
+    g = built_book.glue("08_seq2seq")
+    # without attention the decoder must carry the whole date in one state; in a short budget it barely starts,
+    # while each attention variant reads the digits it copies. A model whose attention was ignored or made
+    # uniform loses that, and so would a comparison whose budgets differed in the decoder's favour.
+    for a in ("dot", "general"):
+        _, lo, _ = _interval(g, f"abl_diff_{a}_none")
+        assert lo > 0.1, a
+        _, lo_year, _ = _interval(g, f"abl_year_{a}")
+        assert lo_year > g["year_even"] + 0.3, a
+
+
+def test_ch08_ablation_verdicts_follow_their_intervals(built_book):
+    g = built_book.glue("08_seq2seq")
+    for a, b in (("dot", "none"), ("general", "none"), ("general", "dot")):
+        _, lo, hi = _interval(g, f"abl_diff_{a}_{b}")
+        verdict = _glued_markdown(built_book, "08_seq2seq", f"abl_verdict_{a}_{b}")
+        if lo > 0:
+            assert "above zero" in verdict, (a, b)
+        elif hi < 0:
+            assert "below zero" in verdict, (a, b)
+        else:
+            assert "includes zero" in verdict and "does not claim" in verdict, (a, b)
+
+
 # ------------------------------------------------------------ 09 inside the LSTM --------------
 
 def test_ch09_a_trained_unit_tracks_the_position_in_the_line(built_book):

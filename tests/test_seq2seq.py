@@ -9,8 +9,8 @@ import random
 import pytest
 import torch
 
-from lstm_course.seq2seq import (EOS_ID, NUM_SPECIAL, PAD_ID, SOS_ID, Seq2Seq, exact_match, ids_to_text,
-                                 make_batch, text_to_ids, train_seq2seq)
+from lstm_course.seq2seq import (EOS_ID, NUM_SPECIAL, PAD_ID, SOS_ID, Seq2Seq, attention_matrix, decode_texts,
+                                 exact_match, ids_to_text, make_batch, text_to_ids, train_seq2seq)
 from lstm_course.vocab import CharVocab
 
 VOCAB = CharVocab("abcd")
@@ -105,7 +105,7 @@ def test_wide_beam_is_exact_search_and_beam_one_is_greedy(seed):
         assert sequence_logp(m, src, lengths, greedy, max_len) <= best[0] + 1e-9
 
 
-def test_learns_reversal():
+def test_learns_reversal_and_attends_to_the_character_it_writes():
     train, test = reverse_pairs(2000, 0), reverse_pairs(200, 1)
     torch.manual_seed(0)
     m = Seq2Seq(VS, VS, embed_dim=16, hidden_size=48)
@@ -115,6 +115,73 @@ def test_learns_reversal():
     after = exact_match(m, test, VOCAB, VOCAB)
     assert before < 0.2 and after >= 0.9, (before, after)
     assert exact_match(m, test[:40], VOCAB, VOCAB, beam_size=3) >= 0.9
+    # reversal: output character t is source character L-1-t, so the trained attention is anti-diagonal.
+    # Uniform (or ignored) attention puts the largest weight anywhere but there.
+    hits = rows = 0
+    for s, t in test[:60]:
+        w = attention_matrix(m, s, t, VOCAB, VOCAB)  # (L + 1, L)
+        peaks = w[:len(t)].argmax(dim=1).tolist()
+        hits += sum(p == len(s) - 1 - k for k, p in enumerate(peaks))
+        rows += len(t)
+    assert hits / rows >= 0.8, hits / rows
+
+
+@pytest.mark.parametrize("attention", ["general", "dot"])
+def test_attention_weights_are_a_distribution_over_the_real_source(attention):
+    m = model(attention)
+    src, lengths, tgt_in, _ = make_batch([("abcd", "dcba"), ("ab", "ba")], VOCAB, VOCAB)
+    w = m.attention_weights(src, lengths, tgt_in)
+    assert w.shape == (2, 5, 4) and w.dtype == torch.float64
+    assert torch.all(w[1, :, 2:] == 0)  # "ab" is padded to 4: nothing on the padding
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 5, dtype=torch.float64))
+    assert w.min() >= 0
+    # the weights differ between steps and positions: not a constant (uniform) distribution
+    assert (w[0].max(dim=1).values - w[0].min(dim=1).values).max() > 1e-3
+
+
+def test_general_score_with_identity_matrix_equals_dot_score():
+    # score(h, e) = h . W_a e: with W_a = I the two score functions must give the same weights
+    general, dot = model("general"), model("dot")
+    dot.load_state_dict({k: v for k, v in general.state_dict().items() if k != "W_a.weight"})
+    src, lengths, tgt_in, _ = make_batch([("abcab", "bacba"), ("dd", "dd")], VOCAB, VOCAB)
+    with torch.no_grad():
+        general.W_a.weight.copy_(torch.eye(16, dtype=torch.float64))
+    torch.testing.assert_close(general.attention_weights(src, lengths, tgt_in),
+                               dot.attention_weights(src, lengths, tgt_in))
+    with torch.no_grad():
+        general.W_a.weight.mul_(3.0)  # sharper scores: a different distribution
+    assert not torch.allclose(general.attention_weights(src, lengths, tgt_in),
+                              dot.attention_weights(src, lengths, tgt_in))
+
+
+def test_attention_matrix_holds_the_weights_greedy_decoding_used():
+    m = model("general", seed=3)
+    src_text = "abcda"
+    recorded = []
+    original = m._weights
+
+    def record(dec_out, enc_out, mask):  # the weights of each decoding step, as the decoder computes them
+        w = original(dec_out, enc_out, mask)
+        recorded.append(w[0, -1])
+        return w
+
+    m._weights = record
+    out = decode_texts(m, [src_text], VOCAB, VOCAB, max_len=6)[0]
+    del m._weights
+    steps = torch.stack(recorded)  # (steps, S): one row per character written, plus EOS if it was emitted
+    w = attention_matrix(m, src_text, out, VOCAB, VOCAB)
+    assert w.shape == (len(out) + 1, len(src_text)) and w.dtype == torch.float32
+    torch.testing.assert_close(w[:len(steps)], steps.float(), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_weights_bad_arguments():
+    src, lengths, tgt_in, _ = make_batch([("ab", "ba")], VOCAB, VOCAB)
+    with pytest.raises(ValueError, match="expected a model with attention .* got attention=None"):
+        model(None).attention_weights(src, lengths, tgt_in)
+    with pytest.raises(ValueError, match="tgt_in"):
+        model().attention_weights(src, lengths, tgt_in[0])
+    with pytest.raises(ValueError, match="non-empty source"):
+        attention_matrix(model(), "", "ab", VOCAB, VOCAB)
 
 
 def test_bad_arguments():

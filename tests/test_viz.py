@@ -15,8 +15,9 @@ import torch  # noqa: E402
 
 from lstm_course.cell import trace_gates  # noqa: E402
 from lstm_course.training import History  # noqa: E402
-from lstm_course.viz import (HTMLActivation, StaticSliders, static_sliders, html_activation, plot_gates, plot_hidden_heatmap,  # noqa: E402
-                             plot_learning_curves)
+from lstm_course.viz import (HTMLActivation, StaticSliders, static_sliders, html_activation, plot_attention,  # noqa: E402
+                             plot_gates, plot_hidden_heatmap, plot_learning_curves)
+from figure_overlap import overlaps  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +95,32 @@ def test_hidden_heatmap_shows_units_by_characters():
     assert ax.get_title() and ax.get_xlabel() == "character" and ax.get_ylabel() == "hidden unit"
     with pytest.raises(ValueError, match="expected h of shape"):
         plot_hidden_heatmap(gates["h"], text[:-1])
+
+
+def test_attention_heatmap_rows_are_output_characters_columns_source_characters():
+    source, output = "Sat 27 Aug 1994", "1994-08-27"
+    rng = np.random.default_rng(0)
+    w = rng.random((len(output) + 1, len(source)))
+    w /= w.sum(axis=1, keepdims=True)  # each row a distribution over the source, like attention
+    ax = plot_attention(torch.tensor(w), source, output)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), w)  # (T + 1, S): row t = output character t
+    assert [t.get_text() for t in ax.get_xticklabels()] == [c if c != " " else "␣" for c in source]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(output) + ["EOS"]
+    assert ax.get_xlabel().startswith("source") and ax.get_ylabel().startswith("output")
+    assert ax.get_title() == repr(source)
+    assert ax.figure.axes[-1].get_ylabel() == "attention weight"  # the colour bar says what colour means
+    assert ax.get_images()[0].get_clim() == (0.0, 1.0)  # panels side by side share one scale
+    assert overlaps(ax.figure) == []  # a long worded date still has readable labels
+    ax2 = plot_attention(w, source, output, end_label=None, colorbar=False, title="no EOS row")
+    assert ax2.get_images()[0].get_array().shape == (len(output), len(source))
+    assert len(ax2.figure.axes) == 1 and ax2.get_title() == "no EOS row"
+
+
+def test_attention_heatmap_bad_shape():
+    with pytest.raises(ValueError, match=r"expected weights of shape .* \(3, 2\) .* got \(3, 3\)"):
+        plot_attention(np.ones((3, 3)), "ab", "xyz")
+    with pytest.raises(ValueError, match="expected weights of shape"):
+        plot_attention(np.ones(6), "ab", "xyz")
 
 
 def test_html_activation_escapes_and_colours_each_character():
