@@ -48,8 +48,10 @@ class RemoveGradedAnswers(SphinxTransform):
         for node in list(self.document.findall(solution_node)):
             if CLASS in node.get("classes", []):
                 note = nodes.note("", nodes.paragraph("", NOTE))
-                note["classes"].append("graded-answer-left-out")
                 node.replace_self(note)
+                # replace_self hands the solution's ids and classes (solution, dropdown) to the note: a
+                # note that collapses and counts as an answer; it is neither
+                note["ids"], note["names"], note["classes"] = [], [], ["graded-answer-left-out"]
 
 
 def _strip_notebook(path: Path) -> None:
