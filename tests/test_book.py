@@ -259,8 +259,8 @@ _LEFT_OUT = "left out of this edition of the book"
 _PUBLISHED = {".html", ".ipynb", ".md", ".txt", ".py", ".json", ".js"}
 
 
-def _graded_blocks() -> dict[str, list[list[int]]]:
-    """doc -> the code-cell indices of each graded-answer block in its source notebook."""
+def _graded_blocks() -> dict[str, list[list[str]]]:
+    """doc -> the sources of the code cells of each graded-answer block in its source notebook."""
     blocks: dict[str, list[list[int]]] = {}
     for doc in _chapters():
         cells, inside = nbformat.read(REPO / f"{doc}.ipynb", as_version=4).cells, None
@@ -271,16 +271,16 @@ def _graded_blocks() -> dict[str, list[list[int]]]:
                 blocks.setdefault(doc, []).append(inside)
                 inside = None
             elif inside is not None and cell.cell_type == "code":
-                inside.append(i)
+                inside.append(cell.source)
     return blocks
 
 
-def _block_lines(built_book, doc: str, indices: list[int]) -> set[str]:
+def _block_lines(built_book, doc: str, sources: list[str]) -> set[str]:
     """What a graded-answer block shows: its code and its text outputs, as stripped lines of 20+ characters."""
-    nb = built_book.executed(Path(doc).name)
+    executed = {cell.source: cell for cell in built_book.executed(Path(doc).name).cells if cell.cell_type == "code"}
     lines = set()
-    for i in indices:
-        texts = [nb.cells[i].source] + [o.get("text", "") for o in nb.cells[i].get("outputs", [])]
+    for source in sources:
+        texts = [source] + [o.get("text", "") for o in executed[source].get("outputs", [])]
         lines |= {line.strip() for text in texts for line in text.splitlines() if len(line.strip()) >= 20}
     return lines
 
@@ -332,8 +332,8 @@ def test_full_edition_has_every_answer_collapsed_and_shows_the_graded_answers(bu
                              .read_text(encoding="utf-8"))
         assert numbers == [str(k) for k in range(1, n_questions + 1)], f"{doc}: exercises numbered {numbers}"
         page = html_text(built_book.html_dir / f"{doc}.html")
-        for indices in blocks.get(doc, []):
-            missing = [line for line in _block_lines(built_book, doc, indices) if line not in page]
+        for sources in blocks.get(doc, []):
+            missing = [line for line in _block_lines(built_book, doc, sources) if line not in page]
             assert not missing, f"{doc}: a graded-answer block is not on the page: {missing[:3]}"
     # the leak detector used on the students' edition fires here: chapter 2 shows the package's lstm_cell step
     leaks = _leaks({"book/02_cell_by_hand.html": html_text(built_book.html_dir / "book/02_cell_by_hand.html")},
@@ -350,7 +350,7 @@ def test_students_edition_publishes_no_graded_answer(built_book, students_book):
     assert not leaks, json.dumps(leaks, indent=1)
     for doc, block_list in _graded_blocks().items():
         shown = [name for name, text in texts.items()
-                 for indices in block_list for line in _block_lines(built_book, doc, indices) if line in text]
+                 for sources in block_list for line in _block_lines(built_book, doc, sources) if line in text]
         assert not shown, f"{doc}: a graded-answer block is published in {sorted(set(shown))}"
         page = html_text(html / f"{doc}.html")
         assert page.count(_LEFT_OUT) == len(block_list), f"{doc}: the page does not say what was left out"
