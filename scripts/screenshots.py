@@ -3,7 +3,8 @@
 Pages are served from 127.0.0.1 and opened in headless Chromium (the same browser and settings as
 the book's tests, tests/booktools.py); every request outside the site is blocked. Each PNG is
 taken once images have loaded and MathJax has typeset, at the given window width, and is named
-after the page's path (book/07_sampling.html -> book__07_sampling.png).
+after the page's path (book/07_sampling.html -> book__07_sampling.png). With --expand, every collapsed
+answer (a sphinx-exercise solution shown as a dropdown) is opened first, as a reader's click would.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
 }
 """
+# a reader's click on the title of every collapsed dropdown (sphinx-togglebutton)
+_EXPAND_JS = "() => document.querySelectorAll('.admonition.toggle-hidden > .admonition-title').forEach(t => t.click())"
 
 
 def site_pages(site: Path) -> list[str]:
@@ -31,7 +34,8 @@ def site_pages(site: Path) -> list[str]:
                   if not p.relative_to(site).parts[0].startswith("_"))
 
 
-def screenshots(site: Path, out: Path, width: int = 1280, only: str | None = None) -> list[Path]:
+def screenshots(site: Path, out: Path, width: int = 1280, only: str | None = None,
+                expand: bool = False) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     pages = [p for p in site_pages(site) if only is None or only in p]
@@ -53,6 +57,8 @@ def screenshots(site: Path, out: Path, width: int = 1280, only: str | None = Non
                 except Exception:  # a redirect page (index.html) navigated meanwhile
                     page.wait_for_load_state("load")
                     page.evaluate(_SETTLE_JS)
+                if expand:
+                    page.evaluate(_EXPAND_JS)
                 page.wait_for_timeout(300)
                 png = out / (path.removesuffix(".html").replace("/", "__") + ".png")
                 page.screenshot(path=str(png), full_page=True)
@@ -70,10 +76,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "screenshots", help="folder for the PNGs")
     parser.add_argument("--width", type=int, default=1280, help="window width in CSS pixels (default 1280)")
     parser.add_argument("--only", help="only pages whose path contains this text, e.g. 07_sampling")
+    parser.add_argument("--expand", action="store_true", help="open every collapsed answer before the shot")
     args = parser.parse_args()
     if not (args.site / "index.html").is_file():
         raise SystemExit(f"expected a built site at {args.site} (run bash scripts/build-book.sh), got no index.html")
-    screenshots(args.site, args.out, args.width, args.only)
+    screenshots(args.site, args.out, args.width, args.only, args.expand)
 
 
 if __name__ == "__main__":

@@ -322,6 +322,12 @@ async () => {
         width: t.scrollWidth, visible: t.parentElement.clientWidth,
         header: [...t.querySelectorAll('th')].map(th => th.textContent.trim()).join(' | ').slice(0, 120)})),
     output_tables: outputs.reduce((n, o) => n + o.querySelectorAll('table').length, 0),
+    // answers (sphinx-exercise solutions): collapsed = nothing but the title can be seen (sphinx-togglebutton
+    // hides the rest with visibility: hidden and height 0, so that it can animate the opening)
+    solutions: [...article.querySelectorAll('.solution.admonition')].map(s => ({
+        id: s.id, classes: s.className,
+        collapsed: [...s.children].filter(c => !c.classList.contains('admonition-title')).every(c =>
+            c.getClientRects().length === 0 || getComputedStyle(c).visibility === 'hidden')})),
     output_texts: outputs.flatMap(o => [...o.querySelectorAll('pre')].map(p => ({
         text: p.textContent, stderr: !!p.closest('.stderr'),
         error: !!p.closest('.traceback, .error')}))),
@@ -352,6 +358,7 @@ class PageReport:
     tables: int = 0
     output_tables: int = 0
     headings: list[tuple[int, str, bool]] = field(default_factory=list)
+    solutions: list[dict] = field(default_factory=list)
 
 
 def _reader_problems(report: dict) -> list[str]:
@@ -501,7 +508,8 @@ def inspect_pages(html_dir: Path, pages: list[str], timeout_ms: int = 30_000) ->
                 page.close()
                 reports[page_path] = PageReport(
                     problems=found, tables=report["tables"], output_tables=report["output_tables"],
-                    headings=[(h["level"], h["text"], h["content"]) for h in report["headings"]])
+                    headings=[(h["level"], h["text"], h["content"]) for h in report["headings"]],
+                    solutions=report["solutions"])
         finally:
             browser.close()
     return reports
@@ -567,3 +575,75 @@ def heading_order_problems(source: list[str], page: list[str]) -> list[str]:
         else:
             problems.append(f"heading {heading!r} is not on the page")
     return problems
+
+
+# ------------------------------------------------------------------ graded answers ------------
+
+def students_edition_config(source: Path, dest: Path) -> Path:
+    """Write the book's _config.yml with ``hide_graded_answers: true`` (the students' edition,
+    book/_ext/graded_answers.py) to `dest`, for ``jupyter-book build --config``. Jupyter Book resolves
+    ``local_extensions`` against the config file's folder, so their paths are made absolute."""
+    import yaml
+
+    source = Path(source).resolve()
+    config = yaml.safe_load((source / "_config.yml").read_text(encoding="utf-8"))
+    config["sphinx"]["config"]["hide_graded_answers"] = True
+    config["sphinx"]["local_extensions"] = {
+        name: str((source / path).resolve()) for name, path in config["sphinx"].get("local_extensions", {}).items()}
+    dest = Path(dest)
+    dest.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+_SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION", re.M | re.S)
+
+
+def _code_lines(source: str) -> set[str]:
+    """Stripped, non-empty lines of code, comments removed (docstrings are left to the caller)."""
+    lines = set()
+    for line in source.splitlines():
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            lines.add(line)
+    return lines
+
+
+def graded_answers(repo: Path = REPO) -> dict[str, set[str]]:
+    """Graded function -> the lines of code that answer it: the solution region of its cell in
+    ``solutions/*/*.ipynb``, plus the body of the course package's function of that name and of the
+    private helpers in the same module it calls (chapter 2's ``lstm_cell`` step is ``cell._cell``).
+    Signatures and docstrings are left out: the released notebooks show them."""
+    import pkgutil
+
+    answers: dict[str, set[str]] = {}
+    for path in sorted(Path(repo, "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
+                continue
+            name = re.search(r"^def (\w+)\(", cell.source, re.M)
+            if name:
+                answers.setdefault(name.group(1), set()).update(
+                    line for region in _SOLUTION_REGION.findall(cell.source) for line in _code_lines(region))
+    import lstm_course
+
+    for info in pkgutil.iter_modules(lstm_course.__path__):
+        module_path = Path(lstm_course.__path__[0]) / f"{info.name}.py"
+        if not module_path.exists():
+            continue
+        tree = ast.parse(module_path.read_text(encoding="utf-8"))
+        source_lines = module_path.read_text(encoding="utf-8").splitlines()
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+        def body(fn: ast.FunctionDef) -> set[str]:
+            stmts = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+            return _code_lines("\n".join(source_lines[stmts[0].lineno - 1:fn.end_lineno])) if stmts else set()
+
+        for name in answers:
+            fn = functions.get(name)
+            if fn is None:
+                continue
+            answers[name] |= body(fn)
+            called = {n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+            for helper in sorted(c for c in called if c.startswith("_") and c in functions):
+                answers[name] |= body(functions[helper])
+    return answers

@@ -20,9 +20,10 @@ import nbformat
 import pytest
 import yaml
 
-from booktools import (REPO, build_book, check_pages, heading_order_problems, inspect_pages,
-                       source_headings, toc_files)
+from booktools import (REPO, build_book, check_pages, graded_answers, heading_order_problems, inspect_pages,
+                       source_headings, students_edition_config, toc_files)
 from figure_overlap import cell_sha1, overlaps
+from nbgrader_course import html_text, leaked_lines
 
 CHAPTER_BUDGET_S = 270  # 3 minutes per chapter + 50%
 TOTAL_BUDGET_S = 30 * 60  # 20 minutes + 50%
@@ -88,15 +89,25 @@ def test_chapter_times_within_budget(built_book):
     assert built_book.total_seconds <= TOTAL_BUDGET_S
 
 
+@pytest.fixture(scope="module")
+def students_book(built_book, tmp_path_factory):
+    """The students' edition (``hide_graded_answers: true``, book/_ext/graded_answers.py), built as a
+    rebuild from the first build's execution cache: a fresh Sphinx environment that re-reads every page
+    and executes nothing (about the cost of a Sphinx-only build), so one rebuild serves both the cache
+    check and the edition checks."""
+    out = tmp_path_factory.mktemp("students")
+    shutil.copytree(built_book.build_dir / ".jupyter_cache", out / "_build" / ".jupyter_cache")
+    config = students_edition_config(REPO, out / "_config-students.yml")
+    return build_book(REPO, out, extra_args=("--config", str(config)))
+
+
 @pytest.mark.slow
-def test_rebuild_with_nothing_changed_takes_every_notebook_from_the_cache(built_book, tmp_path):
-    # a fresh Sphinx environment that re-reads every page, with the first build's execution cache
-    shutil.copytree(built_book.build_dir / ".jupyter_cache", tmp_path / "_build" / ".jupyter_cache")
-    again = build_book(REPO, tmp_path)
-    print(f"rebuild from the execution cache: {again.wall_seconds:.1f} s wall")
-    assert again.returncode == 0, again.log[-4000:]
-    assert again.executed_now == [], f"re-executed: {again.executed_now}"
-    cached = re.findall(r"Using cached notebook", again.log)
+def test_rebuild_with_no_code_changed_takes_every_notebook_from_the_cache(students_book):
+    # the students' edition changes a Sphinx setting, not a notebook: nothing may run again
+    print(f"rebuild from the execution cache (students' edition): {students_book.wall_seconds:.1f} s wall")
+    assert students_book.returncode == 0, "\n".join(students_book.warnings) or students_book.log[-4000:]
+    assert students_book.executed_now == [], f"re-executed: {students_book.executed_now}"
+    cached = re.findall(r"Using cached notebook", students_book.log)
     assert len(cached) == len(_chapters())
 
 
@@ -240,6 +251,117 @@ def test_setup_cell_is_collapsed_and_run_and_launch_buttons_use_the_configured_r
             assert link == expected, f"{doc}: a Colab link to {link}, expected {expected}"
         binder = f"/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{doc}.ipynb"
         assert binder in html, f"{doc}: no Binder launch button to {binder}"
+
+
+# ------------------------------------------------------------------ the two editions ------
+
+_LEFT_OUT = "left out of this edition of the book"
+_PUBLISHED = {".html", ".ipynb", ".md", ".txt", ".py", ".json", ".js"}
+
+
+def _graded_blocks() -> dict[str, list[list[str]]]:
+    """doc -> the sources of the code cells of each graded-answer block in its source notebook."""
+    blocks: dict[str, list[list[int]]] = {}
+    for doc in _chapters():
+        cells, inside = nbformat.read(REPO / f"{doc}.ipynb", as_version=4).cells, None
+        for i, cell in enumerate(cells):
+            if cell.cell_type == "markdown" and "{solution-start}" in cell.source and "graded-answer" in cell.source:
+                inside = []
+            elif inside is not None and cell.cell_type == "markdown" and "{solution-end}" in cell.source:
+                blocks.setdefault(doc, []).append(inside)
+                inside = None
+            elif inside is not None and cell.cell_type == "code":
+                inside.append(cell.source)
+    return blocks
+
+
+def _block_lines(built_book, doc: str, sources: list[str]) -> set[str]:
+    """What a graded-answer block shows: its code and its text outputs, as stripped lines of 20+ characters."""
+    executed = {cell.source: cell for cell in built_book.executed(Path(doc).name).cells if cell.cell_type == "code"}
+    lines = set()
+    for source in sources:
+        texts = [source] + [o.get("text", "") for o in executed[source].get("outputs", [])]
+        lines |= {line.strip() for text in texts for line in text.splitlines() if len(line.strip()) >= 20}
+    return lines
+
+
+def _published_texts(html_dir: Path) -> dict[str, str]:
+    """Every text file of the site a reader can open (pages as their visible text), vendored assets excluded."""
+    texts = {}
+    for path in html_dir.rglob("*"):
+        rel = path.relative_to(html_dir)
+        if not path.is_file() or path.suffix not in _PUBLISHED or rel.parts[:2] in {("_static", "mathjax"),
+                                                                                      ("_static", "html-manager")}:
+            continue
+        texts[rel.as_posix()] = html_text(path) if path.suffix == ".html" else path.read_text(encoding="utf-8",
+                                                                                              errors="replace")
+    return texts
+
+
+def _leaks(texts: dict[str, str], answers: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
+    """file -> graded function -> the lines of its answer the file shows, where it shows two or more of its
+    lines of 16 characters or more (short lines such as ``loss.backward()`` or ``state = None`` turn up in any
+    training loop, and chapter 6 teaches ``state = detach_state(state)`` on its own). Lines the released
+    student notebooks show (signatures, docstrings, visible tests) are no secret."""
+    shown = [nbformat.read(p, as_version=4) for p in sorted((REPO / "notebooks").glob("*/*.ipynb"))]
+    secrets = {f: {line for line in lines if len(line) >= 16} for f, lines in answers.items()}
+    found = {}
+    for name, text in texts.items():
+        per_function = {f: leaked_lines(text, lines, shown) for f, lines in secrets.items()}
+        per_function = {f: lines for f, lines in per_function.items() if len(lines) >= 2}
+        if per_function:
+            found[name] = per_function
+    return found
+
+
+@pytest.mark.slow
+def test_full_edition_has_every_answer_collapsed_and_shows_the_graded_answers(built_book, page_reports):
+    blocks = _graded_blocks()
+    assert set(blocks) == {"book/02_cell_by_hand", "book/02b_backward_by_hand", "book/03_nn_lstm"}, blocks
+    for doc in _chapters():
+        solutions = page_reports[f"{doc}.html"].solutions
+        graded = [s for s in solutions if "graded-answer" in s["classes"].split()]
+        source = nbformat.read(REPO / f"{doc}.ipynb", as_version=4)
+        source_text = "\n".join(c.source for c in source.cells if c.cell_type == "markdown")
+        n_questions = len(re.findall(r"^:label: sc", source_text, re.M))
+        assert len(solutions) == n_questions + len(blocks.get(doc, [])), (doc, len(solutions), n_questions)
+        assert len(graded) == len(blocks.get(doc, [])), doc
+        opened = [s["id"] for s in solutions if not s["collapsed"]]
+        assert not opened, f"{doc}: answers open before the reader asks: {opened}"
+        numbers = re.findall(r'class="caption-number">Exercise (\d+) <', (built_book.html_dir / f"{doc}.html")
+                             .read_text(encoding="utf-8"))
+        assert numbers == [str(k) for k in range(1, n_questions + 1)], f"{doc}: exercises numbered {numbers}"
+        page = html_text(built_book.html_dir / f"{doc}.html")
+        for sources in blocks.get(doc, []):
+            missing = [line for line in _block_lines(built_book, doc, sources) if line not in page]
+            assert not missing, f"{doc}: a graded-answer block is not on the page: {missing[:3]}"
+    # the leak detector used on the students' edition fires here: chapter 2 shows the package's lstm_cell step
+    leaks = _leaks({"book/02_cell_by_hand.html": html_text(built_book.html_dir / "book/02_cell_by_hand.html")},
+                   graded_answers())
+    assert "lstm_cell" in leaks.get("book/02_cell_by_hand.html", {}), leaks
+
+
+@pytest.mark.slow
+def test_students_edition_publishes_no_graded_answer(built_book, students_book):
+    assert students_book.warnings == [], "\n".join(students_book.warnings)
+    html = students_book.html_dir
+    texts = _published_texts(html)
+    leaks = _leaks(texts, graded_answers())
+    assert not leaks, json.dumps(leaks, indent=1)
+    for doc, block_list in _graded_blocks().items():
+        shown = [name for name, text in texts.items()
+                 for sources in block_list for line in _block_lines(built_book, doc, sources) if line in text]
+        assert not shown, f"{doc}: a graded-answer block is published in {sorted(set(shown))}"
+        page = html_text(html / f"{doc}.html")
+        assert page.count(_LEFT_OUT) == len(block_list), f"{doc}: the page does not say what was left out"
+        download = json.loads((html / "_sources" / f"{doc}.ipynb").read_text(encoding="utf-8"))
+        assert sum(_LEFT_OUT in "".join(c["source"]) for c in download["cells"]) == len(block_list), doc
+    # the self-check answers stay: same number of exercises answered on every chapter page
+    for doc in _chapters():
+        full = (built_book.html_dir / f"{doc}.html").read_text(encoding="utf-8")
+        students = (html / f"{doc}.html").read_text(encoding="utf-8")
+        answers = lambda page: len(re.findall(r'class="solution dropdown admonition"', page))
+        assert answers(students) == answers(full) > 0, doc
 
 
 # ------------------------------------------------------------------ the checks themselves -

@@ -5,6 +5,7 @@ named in _config.yml, and numbers go through lstm_course.notebook.glue, which al
 myst-nb (Colab has none).
 """
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,140 @@ def test_chapter_is_committed_without_outputs_and_imports_glue_from_the_package(
     assert all(not c["outputs"] for c in code), "chapters are committed without outputs"
     source = "\n".join("".join(c["source"]) for c in code)
     assert "from myst_nb import glue" not in source, "use lstm_course.notebook.glue (works in Colab too)"
+
+
+# ------------------------------------------------------------------ self-check answers ------
+# sphinx-exercise directives as the chapters write them (a MyST code fence, options on the next lines)
+_EXERCISE = re.compile(r"^```\{exercise\}[^\n]*\n((?::[^\n]*\n)*)", re.M)
+_SOLUTION = re.compile(r"^```\{(solution|solution-start)\} (\S+)\n((?::[^\n]*\n)*)", re.M)
+_END = re.compile(r"^```\{solution-end\}", re.M)
+_LABEL = re.compile(r"^:label: (\S+)$", re.M)
+_CLASS = re.compile(r"^:class: (.+)$", re.M)
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _self_check(path: Path) -> list[dict]:
+    """The cells of the chapter's "## Self-check" section: from the cell with that heading to the end."""
+    cells = _cells(path)
+    starts = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Self-check" in "".join(c["source"])]
+    assert len(starts) == 1, f"{path.name}: expected one '## Self-check' section, got {len(starts)}"
+    section = cells[starts[0]:]
+    text = "".join(section[0]["source"])
+    section[0] = dict(section[0], source=text[text.index("## Self-check"):])
+    return section
+
+
+def _blocks(cells: list[dict]) -> list[dict]:
+    """Exercises and solutions in cell order: {"kind", "label" or "target", "classes", "code_cells"}."""
+    found, open_gated = [], None
+    for cell in cells:
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            if open_gated is not None:
+                open_gated["code_cells"] += 1
+            continue
+        events = [(m.start(), "exercise", m) for m in _EXERCISE.finditer(text)]
+        events += [(m.start(), m.group(1), m) for m in _SOLUTION.finditer(text)]
+        events += [(m.start(), "end", m) for m in _END.finditer(text)]
+        for _, kind, m in sorted(events, key=lambda e: e[0]):
+            if kind == "exercise":
+                label = _LABEL.search(m.group(1))
+                found.append({"kind": "exercise", "label": label.group(1) if label else None})
+            elif kind == "end":
+                assert open_gated is not None, "a solution-end without a solution-start"
+                open_gated = None
+            else:
+                classes = _CLASS.search(m.group(3))
+                block = {"kind": "solution", "target": m.group(2), "gated": kind == "solution-start",
+                         "classes": classes.group(1).split() if classes else [], "code_cells": 0}
+                found.append(block)
+                if block["gated"]:
+                    assert open_gated is None, f"solution-start {m.group(2)} inside another gated solution"
+                    open_gated = block
+    assert open_gated is None, f"solution-start {open_gated['target']} without a solution-end"
+    return found
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_self_check_question_has_a_collapsed_answer_and_one_is_checked_by_running_code(path):
+    section = _self_check(path)
+    blocks = _blocks(section)
+    exercises = [b["label"] for b in blocks if b["kind"] == "exercise"]
+    solutions = [b for b in blocks if b["kind"] == "solution"]
+    assert exercises, f"{path.name}: the Self-check has no exercise directives"
+    assert all(exercises), f"{path.name}: every self-check exercise needs a :label: for its answer"
+    # questions written as a plain list would have no answer
+    text = "\n".join("".join(c["source"]) for c in section if c["cell_type"] == "markdown")
+    outside = re.sub(r"^```\{[^`]*?^```", "", text, flags=re.M | re.S)
+    assert not re.search(r"^\s*\d+\.\s", outside, re.M), f"{path.name}: a numbered question outside an exercise"
+    answered = [s["target"] for s in solutions]
+    assert sorted(answered) == sorted(exercises), (
+        f"{path.name}: questions without exactly one answer: "
+        f"{sorted(set(exercises) ^ set(answered)) or [a for a in answered if answered.count(a) > 1]}")
+    closed = [s["target"] for s in solutions if "dropdown" not in s["classes"]]
+    assert not closed, f"{path.name}: answers shown open (no :class: dropdown): {closed}"
+    assert any(s["gated"] and s["code_cells"] for s in solutions), (
+        f"{path.name}: no self-check answer has a code cell for the reader to run")
+
+
+def test_self_check_labels_are_unique_across_the_book():
+    labels = [b["label"] for p in CHAPTERS for b in _blocks(_cells(p)) if b["kind"] == "exercise"]
+    assert len(labels) == len(set(labels)), sorted(l for l in labels if labels.count(l) > 1)
+
+
+def test_graded_answer_blocks_hold_code_between_markers_alone_in_their_cells():
+    """book/_ext/graded_answers.py drops a graded-answer block from the students' downloadable notebooks by
+    cutting from the cell with its solution-start to the cell with its solution-end: both must be alone there,
+    with the code in between, and the block collapsed in the full edition."""
+    start = re.compile(r"```\{solution-start\} \S+\n:class: (?=[^\n]*\bdropdown\b)[^\n]*\bgraded-answer\b[^\n]*\n```")
+    found = {}
+    for path in CHAPTERS:
+        inside, code_cells = False, 0
+        for cell in _cells(path):
+            text = "".join(cell["source"]).strip()
+            if cell["cell_type"] == "code":
+                code_cells += inside
+                continue
+            if "graded-answer" in text:
+                assert start.fullmatch(text), f"{path.name}: a graded-answer start must be alone in its cell, collapsed: {text!r}"
+                assert not inside, f"{path.name}: a graded-answer block inside another"
+                inside, code_cells = True, 0
+            elif inside and "{solution-end}" in text:
+                assert text == "```{solution-end}\n```", f"{path.name}: the graded-answer end shares its cell: {text!r}"
+                assert code_cells >= 1, f"{path.name}: a graded-answer block without a code cell"
+                found[path.stem] = found.get(path.stem, 0) + 1
+                inside = False
+            elif inside:
+                raise AssertionError(f"{path.name}: markdown inside a graded-answer block: {text[:80]!r}")
+        assert not inside, f"{path.name}: a graded-answer block without its solution-end"
+    # chapter 2 prints the package's lstm_cell step, 2b the same step in NumPy, chapter 3 times the lstm_layer loop
+    assert found == {"02_cell_by_hand": 1, "02b_backward_by_hand": 1, "03_nn_lstm": 1}, found
+
+
+def test_students_edition_strips_graded_cells_from_a_downloadable_notebook(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from graded_answers import NOTE, _strip_notebook
+    finally:
+        sys.path.remove(str(ROOT / "book" / "_ext"))
+
+    def cell(kind, text):
+        return {"cell_type": kind, "metadata": {}, "source": [text]}
+
+    cells = [cell("markdown", "# Ch"), cell("markdown", "```{solution-start} ex\n:class: dropdown graded-answer\n```"),
+             cell("code", "print('the answer')"), cell("markdown", "```{solution-end}\n```"),
+             cell("markdown", "```{solution-start} sc-1\n:class: dropdown\n```"), cell("code", "print('self-check')"),
+             cell("markdown", "```{solution-end}\n```")]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    _strip_notebook(path)
+    kept = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+    assert kept == ["# Ch", NOTE] + ["".join(c["source"]) for c in cells[4:]]
+    path.write_text(json.dumps({"cells": cells[:3], "metadata": {}}), encoding="utf-8")
+    with pytest.raises(RuntimeError, match="without its solution-end"):
+        _strip_notebook(path)
