@@ -306,7 +306,9 @@ def test_ch10_generation_linear_when_carried_quadratic_when_refed(built_book):
     g = built_book.glue("10_speed")
     assert g["gen_same_tokens"] is True
     assert 0.7 < g["gen_exp_carried"] < 1.4
-    assert g["gen_exp_refeed"] > 1.5
+    # both exponents over the whole 8x range: re-feeding grows clearly faster than linear and than carrying
+    # (a re-feeding loop that carried its state, or cached the prefix, would score about 1)
+    assert g["gen_exp_refeed"] > 1.4
     assert g["gen_exp_refeed"] > g["gen_exp_carried"] + 0.4
     assert g["gen_refeed_over_carried"] > 3
 
