@@ -7,6 +7,9 @@ cannot be compared with anything.
 """
 from __future__ import annotations
 
+import argparse
+import ast
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -79,6 +82,49 @@ def conditions(device: torch.device) -> dict[str, Any]:
     except (AttributeError, OSError):
         pass
     return info
+
+
+def override_fields(obj: Any, assignments: list[str], flag: str, parser: argparse.ArgumentParser) -> Any:
+    """A copy of dataclass ``obj`` with ``name=value`` assignments applied (values parsed as Python literals)."""
+    names = {f.name for f in dataclasses.fields(obj)}
+    changes = {}
+    for item in assignments:
+        name, sep, raw = item.partition("=")
+        if not sep or name not in names:
+            parser.error(f"expected {flag} NAME=VALUE with NAME one of {sorted(names)}, got {item!r}")
+        try:
+            changes[name] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            changes[name] = raw  # a bare string such as bfloat16
+    try:
+        return dataclasses.replace(obj, **changes)
+    except (TypeError, ValueError) as err:
+        parser.error(f"{flag}: {err}")
+
+
+def read_split(path: Path, val_frac: float, parser: argparse.ArgumentParser) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """(vocabulary, first ``1 - val_frac`` of the text's ids, the rest) of the UTF-8 text at ``path``.
+
+    The vocabulary holds every character of the file, so validation never meets an unknown one. Bad input ends
+    in ``parser.error`` ("expected ..., got ..."), as the rest of a benchmark's arguments do.
+    """
+    from lstm_course.vocab import CharVocab
+
+    if not 0 < val_frac < 1:
+        parser.error(f"expected 0 < --val-frac < 1, got {val_frac}")
+    if not path.is_file():
+        parser.error(f"expected --text to be an existing file, got {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        parser.error(f"expected UTF-8 text in {path}, got undecodable bytes at offset {err.start}")
+    vocab = CharVocab.from_text(text)
+    ids = vocab.encode(text)  # (N,)
+    n_train = int(len(ids) * (1 - val_frac))
+    train_ids, val_ids = ids[:n_train], ids[n_train:]
+    if len(val_ids) < 2:
+        parser.error(f"expected a text long enough for a validation part, got {len(ids)} characters")
+    return vocab, train_ids, val_ids
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -24,30 +24,9 @@ from typing import Any
 import torch
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from _common import conditions, print_table, set_threads, write_json
+from _common import conditions, override_fields, read_split, print_table, set_threads, write_json
 from lstm_course.models import CharLM, CharLMConfig
 from lstm_course.training import TrainConfig, evaluate_lm, resolve_amp_dtype, train_lm
-from lstm_course.vocab import CharVocab
-
-
-def _override(obj: Any, assignments: list[str], flag: str, parser: argparse.ArgumentParser) -> Any:
-    """A copy of dataclass ``obj`` with ``name=value`` assignments applied (values parsed as Python literals)."""
-    import ast
-
-    names = {f.name for f in dataclasses.fields(obj)}
-    changes = {}
-    for item in assignments:
-        name, sep, raw = item.partition("=")
-        if not sep or name not in names:
-            parser.error(f"expected {flag} NAME=VALUE with NAME one of {sorted(names)}, got {item!r}")
-        try:
-            changes[name] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            changes[name] = raw  # a bare string such as bfloat16
-    try:
-        return dataclasses.replace(obj, **changes)
-    except (TypeError, ValueError) as err:
-        parser.error(f"{flag}: {err}")
 
 
 def _curve(history: Any, points: int = 200) -> dict[str, list]:
@@ -76,28 +55,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if not args.seconds > 0:
         p.error(f"expected --seconds > 0, got {args.seconds}")
-    if not 0 < args.val_frac < 1:
-        p.error(f"expected 0 < --val-frac < 1, got {args.val_frac}")
     path = Path(args.text)
-    if not path.is_file():
-        p.error(f"expected --text to be an existing file, got {args.text}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        p.error(f"expected UTF-8 text in {path}, got undecodable bytes at offset {err.start}")
+    vocab, train_ids, val_ids = read_split(path, args.val_frac, p)
 
     from lstm_course.device import get_device
     set_threads(args.threads)
     device = get_device(args.device)
-    vocab = CharVocab.from_text(text)  # all characters of the file, so validation never meets an unknown one
-    ids = vocab.encode(text)  # (N,)
-    n_train = int(len(ids) * (1 - args.val_frac))
-    train_ids, val_ids = ids[:n_train], ids[n_train:]
-    if len(val_ids) < 2:
-        p.error(f"expected a text long enough for a validation part, got {len(ids)} characters")
 
-    model_cfg = _override(CharLMConfig.shakespeare(len(vocab)), args.model_set, "--model-set", p)
-    train_cfg = _override(TrainConfig(max_seconds=args.seconds), args.train_set, "--train-set", p)
+    model_cfg = override_fields(CharLMConfig.shakespeare(len(vocab)), args.model_set, "--model-set", p)
+    train_cfg = override_fields(TrainConfig(max_seconds=args.seconds), args.train_set, "--train-set", p)
     torch.manual_seed(train_cfg.seed)
     model = CharLM(model_cfg).to(device)
 
@@ -112,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     last = history.train_loss[-min(50, len(history.train_loss)):] if history.train_loss else [math.nan]
 
     record = {
-        "benchmark": "charlm", "text": str(path), "text_chars": len(ids), "vocab_size": len(vocab),
+        "benchmark": "charlm", "text": str(path), "text_chars": len(train_ids) + len(val_ids), "vocab_size": len(vocab),
         "train_chars": len(train_ids), "val_chars": len(val_ids), "budget_seconds": args.seconds,
         **conditions(device),
         "model_config": dataclasses.asdict(model_cfg), "train_config": dataclasses.asdict(train_cfg),

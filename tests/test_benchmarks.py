@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from lstm_course.checkpoint import load_checkpoint
 from lstm_course.training import evaluate_lm
@@ -30,7 +31,7 @@ def run(script: str, *args: str, check: bool = True) -> subprocess.CompletedProc
     return proc
 
 
-@pytest.mark.parametrize("script", ["charlm.py", "cell.py", "generation.py", "book_build.py"])
+@pytest.mark.parametrize("script", ["charlm.py", "cell.py", "generation.py", "book_build.py", "peer.py"])
 def test_help(script: str) -> None:
     out = run(script, "--help").stdout
     assert "usage:" in out and "--json" in out
@@ -145,6 +146,68 @@ def test_charlm_rejects_bad_input(tmp_path: Path, small_text: Path) -> None:
     assert missing.returncode == 2 and "expected --text to be an existing file" in missing.stderr
     bad = run("charlm.py", "--text", str(small_text), "--seconds", "1", "--model-set", "colour=red", check=False)
     assert bad.returncode == 2 and "NAME one of" in bad.stderr
+
+
+TINY_PEER = ("--lstm-set", "hidden_size=16", "--lstm-set", "embed_dim=8", "--lstm-train-set", "batch_size=4",
+             "--lstm-train-set", "bptt=16", "--gpt-set", "n_layer=1", "--gpt-set", "n_embd=16", "--gpt-set",
+             "n_head=2", "--gpt-set", "block_size=16", "--gpt-train-set", "batch_size=4", "--gpt-train-set", "bptt=16")
+
+
+def test_peer_runs_both_models_per_seed_and_scores_both_ways(small_text: Path, tmp_path: Path) -> None:
+    out_json = tmp_path / "peer.json"
+    proc = run("peer.py", "--text", str(small_text), "--seconds", "1", "--threads", "1", "--seeds", "3", "4",
+               *TINY_PEER, "--json", str(out_json))
+    rec = json.loads(out_json.read_text())
+    assert CONDITIONS <= rec.keys() and rec["window"] == 16 and rec["seeds"] == [3, 4]
+    runs = {(r["model"], r["seed"]) for r in rec["runs"]}
+    assert runs == {("lstm", 3), ("lstm", 4), ("transformer", 3), ("transformer", 4)}
+    for r in rec["runs"]:
+        assert r["steps"] >= 1 and r["train_config"]["seed"] == r["seed"] and r["train_config"]["max_seconds"] == 1
+        assert 0 < r["val_nats_windows"] < math.log(rec["vocab_size"]) + 1
+        # only the LSTM has a state to carry through the held-out text
+        assert (r["val_nats_carried"] is None) == (r["model"] == "transformer")
+    lstm = [r["val_nats_windows"] for r in rec["runs"] if r["model"] == "lstm"]
+    s = rec["summary"]["lstm"]["val_nats_windows"]
+    assert s["mean"] == pytest.approx(sum(lstm) / 2) and s["min"] == min(lstm) and s["n"] == 2
+    assert rec["summary"]["transformer"]["val_nats_carried"] is None
+    assert "val (a) windows" in proc.stdout and "transformer" in proc.stdout.splitlines()[-2]
+
+
+def test_peer_rejects_bad_input(small_text: Path) -> None:
+    bad = run("peer.py", "--text", str(small_text), "--seconds", "1", "--gpt-set", "n_head=5", check=False)
+    assert bad.returncode == 2 and "n_head to divide n_embd" in bad.stderr
+    long = run("peer.py", "--text", str(small_text), "--seconds", "1", "--gpt-train-set", "bptt=129", check=False)
+    assert long.returncode == 2 and "bptt <= block_size=128" in long.stderr
+    seeds = run("peer.py", "--text", str(small_text), "--seconds", "1", "--seeds", "1", "1", check=False)
+    assert seeds.returncode == 2 and "distinct --seeds" in seeds.stderr
+
+
+def test_window_scoring_reads_every_window_from_scratch() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from peer import window_nats
+        from transformer import CharTransformer, GPTConfig
+    finally:
+        sys.path.remove(str(BENCH))
+    from lstm_course.models import CharLM, CharLMConfig
+    torch.manual_seed(0)
+    ids = torch.randint(0, 7, (50,))
+    lstm = CharLM(CharLMConfig(vocab_size=7, embed_dim=4, hidden_size=8, num_layers=1))
+    # by hand: 4 windows of 12 (the last 1 id is left out), each from a zero state
+    total = sum(torch.nn.functional.cross_entropy(lstm(ids[k:k + 12][None], None)[0][0], ids[k + 1:k + 13],
+                                                  reduction="sum").item() for k in range(0, 48, 12))
+    assert window_nats(lstm, ids, 12, batch_size=3) == pytest.approx(total / 48, rel=1e-6)
+    # a carried state would score differently: the windows really are independent
+    assert window_nats(lstm, ids, 12) != pytest.approx(evaluate_lm(lstm, ids[:49], batch_size=1, bptt=12), rel=1e-6)
+    # the transformer is causal: changing the last character of a window changes no earlier prediction
+    gpt = CharTransformer(GPTConfig(vocab_size=7, block_size=12, n_layer=1, n_head=2, n_embd=8)).eval()
+    x = ids[:12][None].clone()
+    before = gpt(x)[0]
+    x[0, -1] = (x[0, -1] + 1) % 7
+    after = gpt(x)[0]
+    assert torch.equal(before[0, :-1], after[0, :-1]) and not torch.equal(before[0, -1], after[0, -1])
+    with pytest.raises(ValueError, match="expected at most block_size=12"):
+        gpt(ids[:13][None])
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["four", "with-torch-compile"])
