@@ -256,9 +256,13 @@ def student_cells(nb: NotebookNode, instructor: set[str] = frozenset()) -> list[
 def scan(nb: NotebookNode, instructor: set[str] = frozenset(), lstm_before: int | None = None) -> list[Finding]:
     """Every tampering construct and every use of PyTorch's LSTM in the student's cells.
 
-    ``lstm_before``: PyTorch's LSTM counts only in cells before this index (the judge's probes run there; what
-    runs after them cannot change a result). Tampering counts everywhere.
+    ``lstm_before``: PyTorch's LSTM counts only in cells before this index; default: the cell after the last
+    graded test cell, where the judge's probes run (what runs after them cannot change a result). Tampering
+    counts everywhere.
     """
+    if lstm_before is None:
+        lstm_before = 1 + max((k for k, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get(
+            "grade")), default=len(nb.cells))
     cells = student_cells(nb, instructor)
     index = {id(cell): k for k, cell in enumerate(nb.cells)}
     modules = _imported([c for c in nb.cells if c.cell_type == "code"])
@@ -270,7 +274,7 @@ def scan(nb: NotebookNode, instructor: set[str] = frozenset(), lstm_before: int 
             continue  # the kernel reports it; it defines nothing, so it earns nothing
         visitor = _Visitor(modules)
         visitor.visit(tree)
-        late = lstm_before is not None and index[id(cell)] >= lstm_before
+        late = index[id(cell)] >= lstm_before
         found += [Finding(kind, name, line, construct, why) for kind, line, construct, why in visitor.hits
                   if not (late and kind == "lstm")]
         if any(line.lstrip().startswith(("%", "!")) for line in cell.source.splitlines()):
