@@ -188,6 +188,8 @@ def test_the_probes_run_right_after_the_last_test_cell(assignment):
     graded = [k for k, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
     probes = [k for k, c in enumerate(nb.cells) if c.metadata.get(PROBE)]
     assert probes == list(range(graded[-1] + 1, graded[-1] + 1 + len(checks_for(assignment).FUNCTIONS)))
+    # the ungraded cells (see it work, questions, try-it cells) come after the probes: they cannot change a result
+    assert probes[-1] + 1 < len(nb.cells) and any("See it work" in c.source for c in nb.cells[probes[-1] + 1:])
 
 
 def test_pytorchs_lstm_after_the_tests_costs_nothing_before_them_it_costs_the_hand_written_functions():
