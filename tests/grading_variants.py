@@ -42,6 +42,7 @@ class Variant:
     lose: tuple[str, ...] = ()  # functions whose test cells must lose points (empty: full marks)
     feedback: tuple[str, ...] = ()  # words the student must read in those cells' error messages
     untouched: bool = False  # the released notebook exactly as a student receives it
+    after_tests: tuple[str, ...] = ()  # cells the student adds right after the last test cell (ungraded part)
 
 
 # ---------------------------------------------------------------------------------------------- gates
@@ -49,6 +50,9 @@ class Variant:
 GATES = [
     Variant("solution"),
     Variant("untouched", untouched=True),
+    # --- the ungraded part after the tests breaks: a "see it work" cell that raises, a cell that hangs
+    Variant("see it work raises", after_tests=("del init_forget_bias  # the see-it-work cell calls it",)),
+    Variant("a cell after the tests hangs", after_tests=("while True:\n    pass",)),
     # --- wrong but plausible: each must lose the points of its own function, and only those
     Variant("gate order i, f, o, g", {"lstm_cell": edit("i, f, g, o = gates.chunk", "i, f, o, g = gates.chunk")},
             lose=("lstm_cell",), feedback=("check the gate order i, f, g, o",)),
@@ -174,6 +178,7 @@ GATES = [
 DETACHING = [
     Variant("solution"),
     Variant("untouched", untouched=True),
+    Variant("see it work raises", after_tests=("del train_tbptt  # the see-it-work cell calls it",)),
     # --- wrong but plausible
     Variant("detach only h", {"detach_state": code("""
         def detach_state(state):
@@ -277,6 +282,7 @@ DETACHING = [
 TEMPERATURE = [
     Variant("solution"),
     Variant("untouched", untouched=True),
+    Variant("see it work raises", after_tests=("del generate  # the see-it-work cell calls it",)),
     # --- wrong but plausible
     Variant("multiplies by the temperature", {"sample_next": edit(
         "logits = logits / temperature  # (..., V)", "logits = logits * temperature  # (..., V)")},

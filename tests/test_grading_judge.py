@@ -180,3 +180,32 @@ def test_flagged_code_costs_the_notebook_or_the_function():
     scores = _scores(_judged("gates", replace={"lstm_cell": lstm}))
     assert scores["test_lstm_cell"] == 0 and scores["test_lstm_layer"] > 0 and scores["test_init_forget_bias"] > 0
     assert _scores(_judged("gates", replace={"lstm_cell": lstm}, penalize=False))["test_lstm_cell"] > 0
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_probes_run_right_after_the_last_test_cell(assignment):
+    nb, _ = _prepared(assignment)
+    graded = [k for k, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+    probes = [k for k, c in enumerate(nb.cells) if c.metadata.get(PROBE)]
+    assert probes == list(range(graded[-1] + 1, graded[-1] + 1 + len(checks_for(assignment).FUNCTIONS)))
+    # the ungraded cells (see it work, questions, try-it cells) come after the probes: they cannot change a result
+    assert probes[-1] + 1 < len(nb.cells) and any("See it work" in c.source for c in nb.cells[probes[-1] + 1:])
+
+
+def test_pytorchs_lstm_after_the_tests_costs_nothing_before_them_it_costs_the_hand_written_functions():
+    compare = "lstm = nn.LSTMCell(3, 4)  # a student compares their lstm_cell with PyTorch's\n"
+    source = nbformat.read(REPO / "solutions" / "gates" / "gates.ipynb", as_version=4)
+    last_test = max(k for k, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    hand_written = {"test_lstm_cell", "test_lstm_cell_hidden", "test_lstm_layer", "test_lstm_layer_hidden"}
+    for where, lose in ((len(source.cells), set()), (last_test + 1, set()), (last_test, hand_written)):
+        nb = nbformat.read(REPO / "solutions" / "gates" / "gates.ipynb", as_version=4)
+        nb.cells.insert(where, nbformat.v4.new_code_cell(compare))
+        resources = {"nbgrader": {"student": "s", "assignment": "gates", "notebook": "gates"}}
+        nb, resources = AddProbes(config=_config()).preprocess(nb, resources)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="all visible tests passed\n")]
+        _run_probes(nb, resources, _namespace("gates"))
+        nb, _ = Judge(config=_config()).preprocess(nb, resources)
+        lost = {gid for gid, score in _scores(nb).items() if score == 0}
+        assert lost == lose, (where, lost)

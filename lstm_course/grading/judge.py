@@ -7,9 +7,12 @@ functions; the points are decided here, where no student code runs:
 1. ``AddProbes`` (first autograde step) draws a secret seed with ``secrets`` (never written anywhere the kernel
    can read), makes the probe inputs from it (``checks/<notebook>.py``: ``make_inputs``), keeps them in this
    process's memory (nbconvert's ``resources``), scans the student's cells statically (``static.py``), and
-   appends one probe cell per graded function. A probe cell holds only that function's inputs, as data
-   (``protocol.py``); it calls the student's function on them and prints what came back, as data.
-2. ``GradingExecute`` runs the notebook: the student's cells, the test cells, then the probe cells.
+   inserts one probe cell per graded function right after the last graded test cell (the ungraded cells after
+   it run after the probes, so an error or a hang there cannot cost points). A probe cell holds only that
+   function's inputs, as data (``protocol.py``); it calls the student's function on them and prints what came
+   back, as data.
+2. ``GradingExecute`` runs the notebook: the student's cells, the test cells, the probe cells, then the ungraded
+   cells after the tests.
 3. ``Judge`` (right after it) reads each probe cell's output from the executed notebook in memory, loads it with
    ``torch.load(weights_only=True)``, recomputes every reference from its own copy of the inputs
    (``checks/<notebook>.py``: ``verdict``), removes the probe cells, and sets each graded test cell's outcome:
@@ -23,7 +26,8 @@ functions; the points are decided here, where no student code runs:
      credit, and only code in the kernel can put one there);
    - a missing, duplicated, malformed or oversized result fails both test cells of its function;
    - a tampering construct in the student's cells (``static.py``) fails every test cell of the notebook;
-     PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells.
+     PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells. In a cell after
+     the probes, which cannot change what they saw, PyTorch's LSTM is allowed (a student may compare with it).
 """
 from __future__ import annotations
 
@@ -70,12 +74,16 @@ class AddProbes(NbGraderPreprocessor):
             return nb, resources
         seed = secrets.randbits(63)  # per run; only this process ever holds it
         inputs = checks.make_inputs(torch.Generator().manual_seed(seed))
-        findings = static.scan(nb, self._instructor_cells(resources))
+        # The probes run right after the last test cell: what comes after it (the ungraded "see it work" and
+        # try-it cells, cells a student adds there) runs later and cannot change a result or stop a probe.
+        graded = [k for k, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+        at = graded[-1] + 1 if graded else len(nb.cells)
+        findings = static.scan(nb, self._instructor_cells(resources), lstm_before=at)
         resources[KEY] = {"notebook": notebook, "inputs": inputs, "findings": findings}
-        for function in checks.FUNCTIONS:
-            cell = NotebookNode(cell_type="code", metadata={PROBE: function}, execution_count=None, outputs=[],
-                                source=probe_source(notebook, function, encode(inputs[function])))
-            nb.cells.append(cell)
+        probes = [NotebookNode(cell_type="code", metadata={PROBE: function}, execution_count=None, outputs=[],
+                               source=probe_source(notebook, function, encode(inputs[function])))
+                  for function in checks.FUNCTIONS]
+        nb.cells[at:at] = probes
         return nb, resources
 
     def _instructor_cells(self, resources: dict) -> set[str]:

@@ -22,9 +22,10 @@ class RestoreCellMetadata(NbGraderPreprocessor):
     grader's and record zero. The released notebook's locked cells (text, setup and test cells, which
     students do not edit) are matched to the submission's cells by exact source; the student's cells
     between two matched locked cells are the answer cell between them in the release (several cells
-    there are joined into one). Every test cell must be found, and each gap must hold exactly one
-    answer cell, otherwise nothing is guessed and the notebook is graded as it is, with the reason
-    in the log. Test cells that were edited are then overwritten from the source, as always.
+    there are joined into one); where the release has no answer cell between them (the try-it cells
+    after the tests), the cells are kept as they are. Every test cell must be found, and a gap with an
+    answer cell must hold exactly one cell that answers it, otherwise nothing is guessed and the
+    notebook is graded as it is, with the reason in the log. Test cells that were edited are then overwritten from the source, as always.
     """
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
@@ -55,6 +56,9 @@ class RestoreCellMetadata(NbGraderPreprocessor):
 def _restore(released: list, nb: NotebookNode) -> str:
     """Copy nbgrader metadata from ``released`` into ``nb.cells`` in place; return "" or why not."""
     locked = [bool(c.metadata.get("nbgrader", {}).get("locked")) for c in released]
+    # the cells a student answers in; the released notebook's other unlocked cells (the try-it cells after the
+    # tests) are free cells, like the ones a student adds: kept as they are, and they may be edited or deleted
+    solution = [bool(c.metadata.get("nbgrader", {}).get("solution")) for c in released]
     key_r = [(c.cell_type, c.source.strip()) if lk else ("answer", k) for k, (c, lk) in enumerate(zip(released, locked))]
     cells = copy.deepcopy(nb.cells)  # nothing changes in nb unless every cell finds its place
     key_s = [(c.cell_type, c.source.strip()) for c in cells]
@@ -69,7 +73,7 @@ def _restore(released: list, nb: NotebookNode) -> str:
     anchors = [(-1, -1)] + sorted(pairs.items()) + [(len(released), len(cells))]
     new_cells = []
     for (i0, j0), (i1, j1) in zip(anchors, anchors[1:]):
-        answers = [k for k in range(i0 + 1, i1) if not locked[k]]
+        answers = [k for k in range(i0 + 1, i1) if solution[k]]
         theirs = [c for c in cells[j0 + 1:j1] if c.cell_type == "code"]
         if len(answers) > 1 or (answers and not theirs):
             return f"cannot tell which cells answer {', '.join(released[k].metadata['nbgrader']['grade_id'] for k in answers)}"

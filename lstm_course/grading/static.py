@@ -11,6 +11,7 @@ Two findings, each with the cell, the line and why it matters:
   notebooks needs none of them; the judge (``judge.py``) scores the whole notebook 0 when one is present.
 - **PyTorch's own LSTM** in an answer that must write the LSTM by hand (``nn.LSTM``, ``nn.LSTMCell``,
   ``torch.lstm_cell``, ... reached by attribute, import or a constant ``getattr``): 0 for that function.
+  Not in cells after the judge's probes (``lstm_before``): the try-it cells invite comparisons with PyTorch.
 
 Not searched: the locked cells (nbgrader restores them from the source before grading). Stopping, crashing or
 hanging (``sys.exit``, ``os._exit``, ``signal.signal(SIGINT, SIG_IGN)``, an endless loop) is not tampering: it
@@ -252,9 +253,18 @@ def student_cells(nb: NotebookNode, instructor: set[str] = frozenset()) -> list[
     return out
 
 
-def scan(nb: NotebookNode, instructor: set[str] = frozenset()) -> list[Finding]:
-    """Every tampering construct and every use of PyTorch's LSTM in the student's cells."""
+def scan(nb: NotebookNode, instructor: set[str] = frozenset(), lstm_before: int | None = None) -> list[Finding]:
+    """Every tampering construct and every use of PyTorch's LSTM in the student's cells.
+
+    ``lstm_before``: PyTorch's LSTM counts only in cells before this index; default: the cell after the last
+    graded test cell, where the judge's probes run (what runs after them cannot change a result). Tampering
+    counts everywhere.
+    """
+    if lstm_before is None:
+        lstm_before = 1 + max((k for k, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get(
+            "grade")), default=len(nb.cells))
     cells = student_cells(nb, instructor)
+    index = {id(cell): k for k, cell in enumerate(nb.cells)}
     modules = _imported([c for c in nb.cells if c.cell_type == "code"])
     found = []
     for name, cell in cells:
@@ -264,7 +274,9 @@ def scan(nb: NotebookNode, instructor: set[str] = frozenset()) -> list[Finding]:
             continue  # the kernel reports it; it defines nothing, so it earns nothing
         visitor = _Visitor(modules)
         visitor.visit(tree)
-        found += [Finding(kind, name, line, construct, why) for kind, line, construct, why in visitor.hits]
+        late = index[id(cell)] >= lstm_before
+        found += [Finding(kind, name, line, construct, why) for kind, line, construct, why in visitor.hits
+                  if not (late and kind == "lstm")]
         if any(line.lstrip().startswith(("%", "!")) for line in cell.source.splitlines()):
             found.append(Finding("tamper", name, 0, "IPython magic or shell escape (%, !)",
                                  "runs commands and code outside Python's syntax"))
