@@ -23,7 +23,8 @@ functions; the points are decided here, where no student code runs:
      credit, and only code in the kernel can put one there);
    - a missing, duplicated, malformed or oversized result fails both test cells of its function;
    - a tampering construct in the student's cells (``static.py``) fails every test cell of the notebook;
-     PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells.
+     PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells, and so does
+     autograd in an answer that must compute gradients by hand (``NO_AUTOGRAD`` in the notebook's checks).
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ class AddProbes(NbGraderPreprocessor):
             return nb, resources
         seed = secrets.randbits(63)  # per run; only this process ever holds it
         inputs = checks.make_inputs(torch.Generator().manual_seed(seed))
-        findings = static.scan(nb, self._instructor_cells(resources))
+        findings = static.scan(nb, self._instructor_cells(resources), autograd=bool(getattr(checks, "NO_AUTOGRAD", ())))
         resources[KEY] = {"notebook": notebook, "inputs": inputs, "findings": findings}
         for function in checks.FUNCTIONS:
             cell = NotebookNode(cell_type="code", metadata={PROBE: function}, execution_count=None, outputs=[],
@@ -168,6 +169,15 @@ class Judge(NbGraderPreprocessor):
                 failures.setdefault(function, []).insert(0, (
                     "visible", f"{function} uses PyTorch's own LSTM ({f.construct}, {f.cell} line {f.line}): write the "
                     f"gate equations yourself; calling PyTorch's LSTM earns no points here"))
+        no_autograd = tuple(getattr(checks, "NO_AUTOGRAD", ()))
+        for f in findings:
+            if f.kind != "autograd":
+                continue
+            targets = [f.cell] if f.cell in no_autograd else (list(no_autograd) if f.cell not in checks.FUNCTIONS else [])
+            for function in targets:
+                failures.setdefault(function, []).insert(0, (
+                    "visible", f"{function} uses PyTorch's autograd ({f.construct}, {f.cell} line {f.line}): write "
+                    f"the gradients yourself; gradients from autograd earn no points here"))
 
 
 def _as_display(output: NotebookNode) -> NotebookNode:
