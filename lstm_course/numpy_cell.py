@@ -146,8 +146,14 @@ def lstm_step_backward(dh: np.ndarray, dc: np.ndarray, cache: StepCache, W_ih: n
 
     Returns:
         :class:`StepGrads` with dx, dh_prev, dc_prev and this step's weight gradients.
+
+    Raises:
+        ValueError: dh or dc not of the shape (B, H) of the cached state (NumPy would broadcast an (H,)
+            or (1, H) array silently, and the gradients would be wrong or of the wrong shape).
     """
     x, h_prev, c_prev = cache.x, cache.h_prev, cache.c_prev
+    _shape("dh", dh, h_prev.shape, "(B, H)")
+    _shape("dc", dc, h_prev.shape, "(B, H)")
     i, f, g, o, tanh_c = cache.i, cache.f, cache.g, cache.o, cache.tanh_c
     do = dh * tanh_c  # (B, H)
     dc_tot = dc + dh * o * (1.0 - tanh_c ** 2)  # c reaches the loss directly and through h = o tanh(c)

@@ -434,3 +434,108 @@ TEMPERATURE = [
             return torch.tensor(ids, dtype=torch.long, device=device)
         """)}),
 ]
+
+
+# ------------------------------------------------------------------------------------------- backward
+
+BACKWARD = [
+    Variant("solution"),
+    Variant("untouched", untouched=True),
+    # --- wrong but plausible: lstm_step_backward
+    Variant("dc_prev without f", {"lstm_step_backward": edit("dc_prev = dc_tot * f  #", "dc_prev = dc_tot  #")},
+            lose=("lstm_step_backward",), feedback=("did you multiply by f?",)),
+    Variant("dc without o", {"lstm_step_backward": edit("dc + dh * o * (1.0 - tanh_c ** 2)", "dc + dh * (1.0 - tanh_c ** 2)")},
+            lose=("lstm_step_backward",), feedback=("through dc AND through h",)),
+    Variant("dc without tanh prime", {"lstm_step_backward": edit("dc + dh * o * (1.0 - tanh_c ** 2)", "dc + dh * o")},
+            lose=("lstm_step_backward",), feedback=("through dc AND through h",)),
+    Variant("dc from h only", {"lstm_step_backward": edit("dc + dh * o * (1.0 - tanh_c ** 2)", "dh * o * (1.0 - tanh_c ** 2)")},
+            lose=("lstm_step_backward",), feedback=("through dc AND through h",)),
+    Variant("tanh of c_prev", {"lstm_step_backward": edit("cache.o, cache.tanh_c", "cache.o, np.tanh(cache.c_prev)")},
+            lose=("lstm_step_backward",), feedback=("NEW cell state",)),
+    Variant("output gate derivative sign", {"lstm_step_backward": edit("do * o * (1.0 - o)", "do * o * (o - 1.0)")},
+            lose=("lstm_step_backward",), feedback=("only the output gate's rows are wrong",)),
+    Variant("gates stacked i, f, o, g", {"lstm_step_backward": edit(
+        "dg * (1.0 - g ** 2), do * o * (1.0 - o)]", "do * o * (1.0 - o), dg * (1.0 - g ** 2)]")},
+            lose=("lstm_step_backward",), feedback=("stacked in the wrong order",)),
+    Variant("weight gradient transposed", {"lstm_step_backward": edit("dW_ih=da.T @ cache.x", "dW_ih=cache.x.T @ da")},
+            lose=("lstm_step_backward",), feedback=("transposed?",)),
+    Variant("db not summed over the batch", {"lstm_step_backward": edit("db=da.sum(axis=0)", "db=da")},
+            lose=("lstm_step_backward",), feedback=("sum da over the rows of the batch",)),
+    Variant("dc updated in place", {"lstm_step_backward": edit(
+        "dc_tot = dc + dh * o * (1.0 - tanh_c ** 2)", "dc_tot = dc\n    dc_tot += dh * o * (1.0 - tanh_c ** 2)")},
+            lose=("lstm_step_backward",), feedback=("modified its input dc in place",)),
+    Variant("dh of the wrong shape accepted", {"lstm_step_backward": edit(
+        "        if not isinstance(grad, np.ndarray) or grad.shape != cache.h_prev.shape:\n",
+        "        if not isinstance(grad, np.ndarray):\n")},
+            lose=("lstm_step_backward",), feedback=("must raise ValueError",)),
+    # --- wrong but plausible: lstm_backward
+    Variant("BPTT forgets dh from the next step", {"lstm_backward": edit(
+        "lstm_step_backward(dhs[t] + dh_next, dc,", "lstm_step_backward(dhs[t], dc,")},
+            lose=("lstm_backward",), feedback=("goes back from step t+1 to step t?",)),
+    Variant("BPTT drops dc between steps", {"lstm_backward": edit(
+        "dh_next, dc = grads.dh_prev, grads.dc_prev", "dh_next = grads.dh_prev")},
+            lose=("lstm_backward",), feedback=("goes back from step t+1 to step t?",)),
+    Variant("BPTT ignores dc_T", {"lstm_backward": edit(
+        "dc = np.zeros((B, H), dtype=dhs.dtype) if dc_T is None else dc_T", "dc = np.zeros((B, H), dtype=dhs.dtype)")},
+            lose=("lstm_backward",), feedback=("a loss without c_T",)),
+    Variant("BPTT keeps the last weight gradients", {"lstm_backward": edit(
+        "dW_ih += grads.dW_ih", "dW_ih = grads.dW_ih", "dW_hh += grads.dW_hh", "dW_hh = grads.dW_hh",
+        "db += grads.db", "db = grads.db")},
+            lose=("lstm_backward",), feedback=("the sum (+=) of every step's",)),
+    Variant("BPTT runs forward in time", {"lstm_backward": edit("for t in reversed(range(T)):", "for t in range(T):")},
+            lose=("lstm_backward",), feedback=("BPTT starts at the last step",)),
+    Variant("BPTT without the shape check", {"lstm_backward": edit(
+        "    if not isinstance(dhs, np.ndarray) or dhs.shape != (T, B, H):\n", "    if False:\n")},
+            lose=("lstm_backward",), feedback=("should raise ValueError",)),
+    # --- correct alternatives: full marks
+    Variant("step with einsum and the gate blocks one by one", {"lstm_step_backward": code('''
+        def lstm_step_backward(dh, dc, cache, W_ih, W_hh):
+            if np.shape(dh) != cache.h_prev.shape or np.shape(dc) != cache.h_prev.shape:
+                raise ValueError(f"expected dh and dc of shape (B, H) = {cache.h_prev.shape}, got {np.shape(dh)}, {np.shape(dc)}")
+            tanh_c = np.tanh(cache.c)  # recomputed instead of read from the cache
+            d_o = dh * tanh_c
+            d_c = dh * cache.o * (1 - tanh_c) * (1 + tanh_c) + dc
+            blocks = {
+                "i": d_c * cache.g * cache.i * (1 - cache.i),
+                "f": d_c * cache.c_prev * cache.f * (1 - cache.f),
+                "g": d_c * cache.i * (1 - cache.g * cache.g),
+                "o": d_o * cache.o * (1 - cache.o),
+            }
+            da = np.hstack([blocks[k] for k in "ifgo"])
+            return StepGrads(dx=np.einsum("bk,ki->bi", da, W_ih), dh_prev=np.einsum("bk,kh->bh", da, W_hh),
+                             dc_prev=cache.f * d_c, dW_ih=np.einsum("bk,bi->ki", da, cache.x),
+                             dW_hh=np.einsum("bk,bh->kh", da, cache.h_prev), db=np.einsum("bk->k", da))
+        ''')}),
+    Variant("step with one derivative vector for all gates", {"lstm_step_backward": code('''
+        def lstm_step_backward(dh, dc, cache, W_ih, W_hh):
+            for name, v in (("dh", dh), ("dc", dc)):
+                if v.shape != cache.h_prev.shape:
+                    raise ValueError(f"expected {name} of shape {cache.h_prev.shape}, got {v.shape}")
+            i, f, g, o = cache.i, cache.f, cache.g, cache.o
+            total_c = dc + dh * o * (1 - cache.tanh_c ** 2)
+            upstream = np.concatenate([total_c * g, total_c * cache.c_prev, total_c * i, dh * cache.tanh_c], axis=1)
+            local = np.concatenate([i * (1 - i), f * (1 - f), 1 - g ** 2, o * (1 - o)], axis=1)
+            da = upstream * local  # (B, 4H)
+            dW_ih = sum(np.outer(da[k], cache.x[k]) for k in range(da.shape[0]))
+            dW_hh = sum(np.outer(da[k], cache.h_prev[k]) for k in range(da.shape[0]))
+            return StepGrads(dx=da @ W_ih, dh_prev=da @ W_hh, dc_prev=total_c * f, dW_ih=dW_ih, dW_hh=dW_hh,
+                             db=da.sum(axis=0))
+        ''')}),
+    Variant("BPTT collecting the steps and summing at the end", {"lstm_backward": code('''
+        def lstm_backward(dhs, caches, W_ih, W_hh, dc_T=None):
+            if not caches or dhs.shape != (len(caches),) + caches[0].h_prev.shape:
+                raise ValueError(f"expected dhs of shape (T, B, H) with T = {len(caches)}, got {dhs.shape}")
+            dh = np.zeros_like(dhs[0])
+            dc = np.zeros_like(dhs[0]) if dc_T is None else dc_T.copy()
+            steps = []
+            for t in range(len(caches) - 1, -1, -1):
+                s = lstm_step_backward(dhs[t] + dh, dc, caches[t], W_ih, W_hh)
+                steps.append(s)
+                dh, dc = s.dh_prev, s.dc_prev
+            steps.reverse()  # time order again
+            return SequenceGrads(dx=np.stack([s.dx for s in steps]), dh0=dh, dc0=dc,
+                                 dW_ih=np.sum([s.dW_ih for s in steps], axis=0),
+                                 dW_hh=np.sum([s.dW_hh for s in steps], axis=0),
+                                 db=np.sum([s.db for s in steps], axis=0))
+        ''')}),
+]

@@ -335,10 +335,12 @@ def test_full_edition_has_every_answer_collapsed_and_shows_the_graded_answers(bu
         for sources in blocks.get(doc, []):
             missing = [line for line in _block_lines(built_book, doc, sources) if line not in page]
             assert not missing, f"{doc}: a graded-answer block is not on the page: {missing[:3]}"
-    # the leak detector used on the students' edition fires here: chapter 2 shows the package's lstm_cell step
-    leaks = _leaks({"book/02_cell_by_hand.html": html_text(built_book.html_dir / "book/02_cell_by_hand.html")},
-                   graded_answers())
+    # the leak detector used on the students' edition fires here: chapter 2 shows the package's lstm_cell step,
+    # chapter 2b the package's lstm_step_backward and lstm_backward (the `backward` notebook's answers)
+    leaks = _leaks({f"book/{doc}.html": html_text(built_book.html_dir / f"book/{doc}.html")
+                    for doc in ("02_cell_by_hand", "02b_backward_by_hand")}, graded_answers())
     assert "lstm_cell" in leaks.get("book/02_cell_by_hand.html", {}), leaks
+    assert {"lstm_step_backward", "lstm_backward"} <= set(leaks.get("book/02b_backward_by_hand.html", {})), leaks
 
 
 @pytest.mark.slow

@@ -150,8 +150,40 @@ def test_graded_answer_blocks_hold_code_between_markers_alone_in_their_cells():
             elif inside:
                 raise AssertionError(f"{path.name}: markdown inside a graded-answer block: {text[:80]!r}")
         assert not inside, f"{path.name}: a graded-answer block without its solution-end"
-    # chapter 2 prints the package's lstm_cell step, 2b the same step in NumPy, chapter 3 times the lstm_layer loop
-    assert found == {"02_cell_by_hand": 1, "02b_backward_by_hand": 1, "03_nn_lstm": 1}, found
+    # chapter 2 prints the package's lstm_cell step; 2b the same step in NumPy and the package's lstm_step_backward and
+    # lstm_backward (the `backward` notebook's answers); chapter 3 times the lstm_layer loop
+    assert found == {"02_cell_by_hand": 1, "02b_backward_by_hand": 3, "03_nn_lstm": 1}, found
+
+
+def test_no_chapter_source_shows_a_graded_answer_outside_its_blocks():
+    """The students' edition drops the graded-answer blocks; what stays must not answer a graded function. Checked
+    here on the sources (code and markdown outside the blocks), fast and without a build, with the same leak
+    detector and threshold as tests/test_book.py applies to the built students' edition (which also sees outputs)."""
+    import sys
+
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from booktools import graded_answers
+    from nbgrader_course import leaked_lines
+
+    answers = graded_answers()
+    assert {"lstm_step_backward", "lstm_backward", "lstm_cell"} <= set(answers)
+    shown = [nbformat.read(p, as_version=4) for p in sorted((ROOT / "notebooks").glob("*/*.ipynb"))]
+    for path in CHAPTERS:
+        kept, inside = [], False
+        for cell in _cells(path):
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown" and "{solution-start}" in text and "graded-answer" in text:
+                inside = True
+            elif inside and cell["cell_type"] == "markdown" and "{solution-end}" in text:
+                inside = False
+            elif not inside:
+                kept.append(text)
+        text = "\n".join(kept)
+        for function, lines in answers.items():
+            leaked = leaked_lines(text, {line for line in lines if len(line) >= 16}, shown)
+            assert len(leaked) < 2, f"{path.name} shows {function}'s answer outside a graded-answer block: {leaked}"
 
 
 def test_students_edition_strips_graded_cells_from_a_downloadable_notebook(tmp_path):

@@ -28,6 +28,7 @@ ASSIGNMENTS = {
     "gates": grading_variants.GATES,
     "detaching": grading_variants.DETACHING,
     "temperature": grading_variants.TEMPERATURE,
+    "backward": grading_variants.BACKWARD,
 }
 
 

@@ -17,7 +17,7 @@ import grading_variants
 from nbgrader_course import REPO
 
 ASSIGNMENTS = {"gates": grading_variants.GATES, "detaching": grading_variants.DETACHING,
-               "temperature": grading_variants.TEMPERATURE}
+               "temperature": grading_variants.TEMPERATURE, "backward": grading_variants.BACKWARD}
 
 
 def coverage_tables(assignment: str) -> dict[str, str]:

@@ -26,6 +26,9 @@ WRONG = {  # assignment -> (answer cell, honest wrong answer)
     "detaching": ("detach_state", "def detach_state(state):\n    return state\n"),
     "temperature": ("sample_next", "import torch as _t0\ndef sample_next(logits, temperature=1.0, top_k=None, "
                     "top_p=None, generator=None):\n    return logits.argmax(dim=-1)\n"),
+    "backward": ("lstm_step_backward", "def lstm_step_backward(dh, dc, cache, W_ih, W_hh):\n    z = np.zeros_like\n"
+                 "    return StepGrads(dx=z(cache.x), dh_prev=z(dh), dc_prev=z(dc), dW_ih=z(W_ih), dW_hh=z(W_hh), "
+                 "db=np.zeros(W_ih.shape[0], dtype=W_ih.dtype))\n"),
 }
 
 
@@ -57,34 +60,49 @@ def test_every_technique_is_flagged():
 _RUN: dict = {}
 
 
+class _Class(dict):
+    """assignment -> its graded hostile class, graded on first use (so that `-k backward` grades one notebook)."""
+
+    def __init__(self, course):
+        super().__init__()
+        self.course = course
+
+    def __missing__(self, assignment):
+        self[assignment] = _grade_class(self.course, assignment)
+        return self[assignment]
+
+
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory):
-    if _RUN:
-        return _RUN
-    course = make_course(tmp_path_factory.mktemp("hostile"), "gates")
-    import shutil
-    for assignment in WRONG:
-        if assignment != "gates":
-            shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
-    with open(course / "nbgrader_config.py", "a") as f:
-        f.write("\nc.Judge.penalize_flagged = False  # the judge's verdict alone\n"
-                "c.GradingExecute.timeout = 15\nc.GradingExecute.memory_limit = 2 * 2**30\n")
-    for assignment, (cell_id, wrong) in WRONG.items():
-        released = release(course, assignment)
-        answers = solution_cells(nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4))
-        students = {"honest-wrong": wrong, "solution": answers[cell_id]}
-        students.update({student_id(t): hostile_cell(assignment, t) for t in TECHNIQUES})
-        for student, answer in students.items():
-            nb = nbformat.read(released, as_version=4)
-            for cell in nb.cells:
-                gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-                if gid in answers:
-                    cell.source = answer if gid == cell_id else answers[gid]
-            submit(course, assignment, student, nb)
-        done, results = autograde(course, assignment, list(students))
-        _RUN[assignment] = dict(done=done, results=results)
-        print(f"\n{assignment}: " + ", ".join(f"{s} {r.score:g}" for s, r in results.items()))
-    return _RUN
+    if not _RUN:
+        course = make_course(tmp_path_factory.mktemp("hostile"), "gates")
+        import shutil
+        for assignment in WRONG:
+            if assignment != "gates":
+                shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
+        with open(course / "nbgrader_config.py", "a") as f:
+            f.write("\nc.Judge.penalize_flagged = False  # the judge's verdict alone\n"
+                    "c.GradingExecute.timeout = 15\nc.GradingExecute.memory_limit = 2 * 2**30\n")
+        _RUN["class"] = _Class(course)
+    return _RUN["class"]
+
+
+def _grade_class(course, assignment: str) -> dict:
+    cell_id, wrong = WRONG[assignment]
+    released = release(course, assignment)
+    answers = solution_cells(nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4))
+    students = {"honest-wrong": wrong, "solution": answers[cell_id]}
+    students.update({student_id(t): hostile_cell(assignment, t) for t in TECHNIQUES})
+    for student, answer in students.items():
+        nb = nbformat.read(released, as_version=4)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in answers:
+                cell.source = answer if gid == cell_id else answers[gid]
+        submit(course, assignment, student, nb)
+    done, results = autograde(course, assignment, list(students))
+    print(f"\n{assignment}: " + ", ".join(f"{s} {r.score:g}" for s, r in results.items()))
+    return dict(done=done, results=results)
 
 
 @pytest.mark.slow
@@ -113,8 +131,9 @@ def test_no_honest_submission_is_flagged():
     except the two that call PyTorch's LSTM, which are flagged for that function only."""
     import grading_variants
     from lstm_course.grading import static
+    from lstm_course.grading.judge import checks_for
     for assignment, variants in (("gates", grading_variants.GATES), ("detaching", grading_variants.DETACHING),
-                                 ("temperature", grading_variants.TEMPERATURE)):
+                                 ("temperature", grading_variants.TEMPERATURE), ("backward", grading_variants.BACKWARD)):
         source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
         instructor = {c.source.strip() for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")}
         answers = solution_cells(source)
@@ -125,7 +144,7 @@ def test_no_honest_submission_is_flagged():
                 if gid in variant.changes:
                     change = variant.changes[gid]
                     cell.source = change(answers[gid]) if callable(change) else change
-            found = static.scan(nb, instructor)
+            found = static.scan(nb, instructor, autograd=bool(getattr(checks_for(assignment), "NO_AUTOGRAD", ())))
             if "torch.lstm_cell" in variant.name or "nn.LSTM" in variant.name:
                 assert [(f.kind, f.cell) for f in found] == [("lstm", variant.lose[0])], found
             else:

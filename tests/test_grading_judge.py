@@ -19,7 +19,7 @@ from lstm_course.grading import protocol
 from lstm_course.grading.judge import PROBE, AddProbes, Judge, checks_for
 from nbgrader_course import REPO, solution_cells
 
-ASSIGNMENTS = ("gates", "detaching", "temperature")
+ASSIGNMENTS = ("gates", "detaching", "temperature", "backward")
 
 
 def _config() -> Config:
@@ -46,6 +46,8 @@ def _namespace(assignment: str, replace: dict[str, str] | None = None) -> dict:
     ns = dict(torch=torch, nn=torch.nn, F=torch.nn.functional, math=math, itertools=itertools,
               DEVICE=torch.device("cpu"))
     source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    if assignment == "backward":  # its setup cell defines what the answers use (np, StepGrads, SequenceGrads)
+        exec(next(c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"), ns)
     for gid, code in solution_cells(source).items():
         exec((replace or {}).get(gid, code), ns)
     return ns
@@ -137,7 +139,11 @@ def test_missing_or_malformed_results_score_zero(assignment, kind):
 WRONG = {"gates": ("lstm_cell", "def lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh):\n    return state\n"),
          "detaching": ("batchify", "def batchify(tokens, batch_size):\n    return tokens.reshape(batch_size, -1)\n"),
          "temperature": ("generate", "def generate(model, prompt, length, **kw):\n"
-                                     "    return torch.zeros(length, dtype=torch.long)\n")}
+                                     "    return torch.zeros(length, dtype=torch.long)\n"),
+         "backward": ("lstm_backward", "def lstm_backward(dhs, caches, W_ih, W_hh, dc_T=None):\n"
+                                       "    z = np.zeros_like\n    return SequenceGrads(dx=np.zeros(dhs.shape[:2] + "
+                                       "caches[0].x.shape[1:]), dh0=z(dhs[0]), dc0=z(dhs[0]), dW_ih=z(W_ih), "
+                                       "dW_hh=z(W_hh), db=np.zeros(W_hh.shape[0]))\n")}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -189,7 +195,9 @@ def test_the_probes_run_right_after_the_last_test_cell(assignment):
     probes = [k for k, c in enumerate(nb.cells) if c.metadata.get(PROBE)]
     assert probes == list(range(graded[-1] + 1, graded[-1] + 1 + len(checks_for(assignment).FUNCTIONS)))
     # the ungraded cells (see it work, questions, try-it cells) come after the probes: they cannot change a result
-    assert probes[-1] + 1 < len(nb.cells) and any("See it work" in c.source for c in nb.cells[probes[-1] + 1:])
+    # (backward, the newest notebook, has no see-it-work part yet)
+    if assignment != "backward":
+        assert probes[-1] + 1 < len(nb.cells) and any("See it work" in c.source for c in nb.cells[probes[-1] + 1:])
 
 
 def test_pytorchs_lstm_after_the_tests_costs_nothing_before_them_it_costs_the_hand_written_functions():
@@ -209,3 +217,40 @@ def test_pytorchs_lstm_after_the_tests_costs_nothing_before_them_it_costs_the_ha
         nb, _ = Judge(config=_config()).preprocess(nb, resources)
         lost = {gid for gid, score in _scores(nb).items() if score == 0}
         assert lost == lose, (where, lost)
+
+
+def test_autograd_in_the_backward_notebook_costs_that_function():
+    """Gradients from torch.autograd are not a backward pass written by hand: 0 for that function (right as they
+    are), the other keeps its points; the same code where autograd is allowed (detaching trains with .backward())
+    is not a finding."""
+    step = """def lstm_step_backward(dh, dc, cache, W_ih, W_hh):
+    if dh.shape != cache.h_prev.shape or dc.shape != cache.h_prev.shape:
+        raise ValueError("expected dh and dc of shape (B, H)")
+    logit = lambda s: torch.log(s) - torch.log1p(-s)
+    t = lambda a: torch.tensor(a, dtype=torch.float64)
+    a = torch.cat([logit(t(cache.i)), logit(t(cache.f)), torch.atanh(t(cache.g)), logit(t(cache.o))], dim=1)
+    leaves = [t(v).requires_grad_() for v in (cache.x, cache.h_prev, cache.c_prev, W_ih, W_hh)]
+    x, h, c0, Wi, Wh = leaves
+    rest = (a - x @ Wi.T - h @ Wh.T).detach().requires_grad_()
+    ai, af, ag, ao = (x @ Wi.T + h @ Wh.T + rest).chunk(4, dim=1)
+    c = torch.sigmoid(af) * c0 + torch.sigmoid(ai) * torch.tanh(ag)
+    loss = (torch.sigmoid(ao) * torch.tanh(c) * t(dh)).sum() + (c * t(dc)).sum()
+    g = [v.numpy().astype(dh.dtype) for v in torch.autograd.grad(loss, leaves + [rest])]
+    return StepGrads(dx=g[0], dh_prev=g[1], dc_prev=g[2], dW_ih=g[3], dW_hh=g[4], db=g[5].sum(axis=0))
+"""
+    scores = _scores(_judged("backward", replace={"lstm_step_backward": step}))
+    assert scores["test_lstm_step_backward"] == 0 and scores["test_lstm_step_backward_hidden"] == 0, scores
+    assert scores["test_lstm_backward"] > 0 and scores["test_lstm_backward_hidden"] > 0, scores
+    unpenalized = _scores(_judged("backward", replace={"lstm_step_backward": step}, penalize=False))
+    assert unpenalized["test_lstm_step_backward_hidden"] > 0, "the autograd answer is right: only the rule costs it"
+    # a cell the student added: it costs every function that must not use autograd
+    nb = nbformat.read(REPO / "solutions/backward/backward.ipynb", as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell("import torch.autograd as ag\n"))
+    _, resources = AddProbes(config=_config()).preprocess(
+        nb, {"nbgrader": {"student": "s", "assignment": "backward", "notebook": "backward"}})
+    findings = resources["lstm_course_judge"]["findings"]
+    assert [(f.kind, f.cell) for f in findings] == [("autograd", "cell 4")], findings
+    from lstm_course.grading import static
+    detaching = nbformat.read(REPO / "solutions/detaching/detaching.ipynb", as_version=4)
+    assert not static.scan(detaching), "detaching's loss.backward() is not a finding there"
+    assert static.scan(detaching, autograd=True), "...but it is one where autograd is forbidden"

@@ -169,3 +169,18 @@ def test_cell_jacobian_is_diag_f_plus_the_paths_through_h():
     assert np.abs(off_diagonal).max() > 1e-3  # the h paths are really there
     diag_only = cell_jacobian(caches[1], p["W_hh"])
     assert max_abs_diff(diag_only, np.einsum("bj,jk->bjk", caches[1].f, np.eye(4))) == 0.0
+
+
+def test_step_backward_rejects_upstream_gradients_of_another_shape():
+    # an (H,) or (1, H) dh would broadcast silently against (B, H) arrays
+    rng = np.random.default_rng(3)
+    B, I, H = 3, 2, 4
+    _, _, cache = lstm_forward(rng.normal(size=(1, B, I)), rng.normal(size=(B, H)), rng.normal(size=(B, H)),
+                               rng.normal(size=(4 * H, I)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H))
+    W_ih, W_hh = rng.normal(size=(4 * H, I)), rng.normal(size=(4 * H, H))
+    ok = rng.normal(size=(B, H))
+    with pytest.raises(ValueError, match=r"expected dh of shape \(B, H\) = \(3, 4\), got \(4,\)"):
+        lstm_step_backward(ok[0], ok, cache[0], W_ih, W_hh)
+    with pytest.raises(ValueError, match=r"expected dc of shape \(B, H\) = \(3, 4\), got \(1, 4\)"):
+        lstm_step_backward(ok, ok[:1], cache[0], W_ih, W_hh)
+    assert lstm_step_backward(ok, ok, cache[0], W_ih, W_hh).dx.shape == (B, I)

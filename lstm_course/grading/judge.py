@@ -26,8 +26,9 @@ functions; the points are decided here, where no student code runs:
      credit, and only code in the kernel can put one there);
    - a missing, duplicated, malformed or oversized result fails both test cells of its function;
    - a tampering construct in the student's cells (``static.py``) fails every test cell of the notebook;
-     PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells. In a cell after
-     the probes, which cannot change what they saw, PyTorch's LSTM is allowed (a student may compare with it).
+     PyTorch's own LSTM in an answer that must write it by hand fails that function's test cells, and so does
+     autograd in an answer that must compute gradients by hand (``NO_AUTOGRAD`` in the notebook's checks). In a
+     cell after the probes, which cannot change what they saw, both are allowed (a student may compare with them).
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class AddProbes(NbGraderPreprocessor):
         # try-it cells, cells a student adds there) runs later and cannot change a result or stop a probe.
         graded = [k for k, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
         at = graded[-1] + 1 if graded else len(nb.cells)
-        findings = static.scan(nb, self._instructor_cells(resources), lstm_before=at)
+        findings = static.scan(nb, self._instructor_cells(resources), lstm_before=at,
+                               autograd=bool(getattr(checks, "NO_AUTOGRAD", ())))
         resources[KEY] = {"notebook": notebook, "inputs": inputs, "findings": findings}
         probes = [NotebookNode(cell_type="code", metadata={PROBE: function}, execution_count=None, outputs=[],
                                source=probe_source(notebook, function, encode(inputs[function])))
@@ -176,6 +178,15 @@ class Judge(NbGraderPreprocessor):
                 failures.setdefault(function, []).insert(0, (
                     "visible", f"{function} uses PyTorch's own LSTM ({f.construct}, {f.cell} line {f.line}): write the "
                     f"gate equations yourself; calling PyTorch's LSTM earns no points here"))
+        no_autograd = tuple(getattr(checks, "NO_AUTOGRAD", ()))
+        for f in findings:
+            if f.kind != "autograd":
+                continue
+            targets = [f.cell] if f.cell in no_autograd else (list(no_autograd) if f.cell not in checks.FUNCTIONS else [])
+            for function in targets:
+                failures.setdefault(function, []).insert(0, (
+                    "visible", f"{function} uses PyTorch's autograd ({f.construct}, {f.cell} line {f.line}): write "
+                    f"the gradients yourself; gradients from autograd earn no points here"))
 
 
 def _as_display(output: NotebookNode) -> NotebookNode:

@@ -1,6 +1,6 @@
 """Static analysis of a submission's own cells, in nbgrader's process (``ast``; no student code runs).
 
-Two findings, each with the cell, the line and why it matters:
+Three kinds of findings, each with the cell, the line and why it matters:
 
 - **tampering**: a construct that lets code running in the kernel change what the grader's code in the same
   kernel sees or does: IPython hooks, ``builtins``, ``sys.modules`` and other interpreter hooks, walking the
@@ -11,7 +11,10 @@ Two findings, each with the cell, the line and why it matters:
   notebooks needs none of them; the judge (``judge.py``) scores the whole notebook 0 when one is present.
 - **PyTorch's own LSTM** in an answer that must write the LSTM by hand (``nn.LSTM``, ``nn.LSTMCell``,
   ``torch.lstm_cell``, ... reached by attribute, import or a constant ``getattr``): 0 for that function.
-  Not in cells after the judge's probes (``lstm_before``): the try-it cells invite comparisons with PyTorch.
+- **autograd** in an answer that must write the gradients by hand (``scan(..., autograd=True)``, for the notebooks
+  whose checks list ``NO_AUTOGRAD``): ``torch.autograd``, ``torch.func``, ``.backward()``, ``.grad``,
+  ``requires_grad``: 0 for that function. Elsewhere (``detaching`` trains with ``loss.backward()``) it is not looked for.
+  Neither is looked for in cells after the judge's probes (``lstm_before``): the try-it cells invite comparisons.
 
 Not searched: the locked cells (nbgrader restores them from the source before grading). Stopping, crashing or
 hanging (``sys.exit``, ``os._exit``, ``signal.signal(SIGINT, SIG_IGN)``, an endless loop) is not tampering: it
@@ -73,11 +76,15 @@ DUNDERS = {"__globals__", "__code__", "__closure__", "__builtins__", "__subclass
 WRITE_METHODS = {"write_text", "write_bytes", "touch", "symlink_to", "hardlink_to", "rename", "replace",
                  "unlink", "mkdir", "rmdir", "tofile"}
 SIGNAL_HARMLESS = {"SIG_IGN", "SIG_DFL"}
+# what computes gradients for the student: modules (by any part of their dotted name) and attributes/keywords
+AUTOGRAD_MODULES = {"autograd", "func", "functorch"}
+AUTOGRAD_ATTRS = {"autograd", "backward", "grad", "grad_fn", "requires_grad", "requires_grad_", "vjp", "jvp",
+                  "jacrev", "jacfwd", "jacobian", "hessian"}
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # "tamper" or "lstm"
+    kind: str  # "tamper", "lstm" or "autograd"
     cell: str  # the answer cell's grade_id, or "cell <k>" for a cell the student added
     line: int
     construct: str
@@ -105,8 +112,9 @@ def _chain(node: ast.AST) -> list[str]:
 
 
 class _Visitor(ast.NodeVisitor):
-    def __init__(self, modules: set[str]):
+    def __init__(self, modules: set[str], autograd: bool = False):
         self.modules = modules  # names bound to modules by an import in any cell (torch, nn, F, os, sys, ...)
+        self.autograd = autograd  # look for autograd too (an answer that must compute the gradients by hand)
         self.hits: list[tuple[str, int, str, str]] = []
 
     def hit(self, kind: str, node: ast.AST, construct: str, why: str) -> None:
@@ -120,6 +128,9 @@ class _Visitor(ast.NodeVisitor):
             self.hit("tamper", node, f"import {name}", "torch internals")
         elif "lstm" in name.lower() or name.endswith(".rnn"):
             self.hit("lstm", node, f"import {name}", "PyTorch's own LSTM")
+        elif self.autograd and (top in ("torch", "functorch") and set(name.split(".")) & AUTOGRAD_MODULES
+                                or name.split(".")[-1] in AUTOGRAD_ATTRS and top == "torch"):
+            self.hit("autograd", node, f"import {name}", "PyTorch's autograd computes the gradients")
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -160,6 +171,8 @@ class _Visitor(ast.NodeVisitor):
             self.hit("tamper", node, ".".join(chain) or node.attr, "module internals")
         elif root in self.modules and "lstm" in node.attr.lower():
             self.hit("lstm", node, ".".join(chain), "PyTorch's own LSTM")
+        if self.autograd and (node.attr in AUTOGRAD_ATTRS or chain[:2] == ["torch", "func"]):
+            self.hit("autograd", node, ".".join(chain) or "." + node.attr, "PyTorch's autograd computes the gradients")
         if chain[:1] == ["torch"] and len(chain) > 1 and chain[1] in TORCH_ATTRS:
             self.hit("tamper", node, "torch." + chain[1], TORCH_ATTRS[chain[1]])
         if chain[:1] == ["signal"] and len(chain) > 1 and chain[1] not in ("signal", "SIGINT", "SIGTERM", "SIGALRM",
@@ -180,6 +193,11 @@ class _Visitor(ast.NodeVisitor):
             elif "lstm" in key.value.lower() or key.value.startswith("_"):
                 self.hit("lstm" if "lstm" in key.value.lower() else "tamper", node,
                          f"getattr({_root(node.args[0])}, {key.value!r})", "PyTorch's own LSTM or internals")
+        if self.autograd and name in ("getattr", "setattr") and len(node.args) > 1 and isinstance(
+                node.args[1], ast.Constant) and node.args[1].value in AUTOGRAD_ATTRS:
+            self.hit("autograd", node, f"{name}(..., {node.args[1].value!r})", "PyTorch's autograd computes the gradients")
+        if self.autograd and any(k.arg == "requires_grad" for k in node.keywords):
+            self.hit("autograd", node, "requires_grad=...", "PyTorch's autograd computes the gradients")
         if chain == ["signal", "signal"] and len(node.args) > 1:
             handler = _chain(node.args[1])
             if not (handler and handler[-1] in SIGNAL_HARMLESS):
@@ -253,10 +271,12 @@ def student_cells(nb: NotebookNode, instructor: set[str] = frozenset()) -> list[
     return out
 
 
-def scan(nb: NotebookNode, instructor: set[str] = frozenset(), lstm_before: int | None = None) -> list[Finding]:
-    """Every tampering construct and every use of PyTorch's LSTM in the student's cells.
+def scan(nb: NotebookNode, instructor: set[str] = frozenset(), lstm_before: int | None = None,
+         autograd: bool = False) -> list[Finding]:
+    """Every tampering construct and every use of PyTorch's LSTM in the student's cells; with ``autograd``, every
+    use of autograd too.
 
-    ``lstm_before``: PyTorch's LSTM counts only in cells before this index; default: the cell after the last
+    ``lstm_before``: PyTorch's LSTM (and autograd) count only in cells before this index; default: the cell after the last
     graded test cell, where the judge's probes run (what runs after them cannot change a result). Tampering
     counts everywhere.
     """
@@ -272,11 +292,11 @@ def scan(nb: NotebookNode, instructor: set[str] = frozenset(), lstm_before: int 
             tree = ast.parse(_without_magics(cell.source))
         except SyntaxError:
             continue  # the kernel reports it; it defines nothing, so it earns nothing
-        visitor = _Visitor(modules)
+        visitor = _Visitor(modules, autograd)
         visitor.visit(tree)
         late = index[id(cell)] >= lstm_before
         found += [Finding(kind, name, line, construct, why) for kind, line, construct, why in visitor.hits
-                  if not (late and kind == "lstm")]
+                  if not (late and kind in ("lstm", "autograd"))]
         if any(line.lstrip().startswith(("%", "!")) for line in cell.source.splitlines()):
             found.append(Finding("tamper", name, 0, "IPython magic or shell escape (%, !)",
                                  "runs commands and code outside Python's syntax"))
