@@ -159,7 +159,11 @@ def _images(cell) -> int:
     return sum("image/png" in o.get("data", {}) for o in cell.outputs)
 
 
-@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+# the notebooks with an ungraded "see it work" part (backward, the newest, has none yet)
+SEE_IT_WORK = ("gates", "detaching", "temperature")
+
+
+@pytest.mark.parametrize("assignment", SEE_IT_WORK)
 def test_see_it_work_runs_the_students_functions_and_shows_the_effect(assignment, tmp_path_factory):
     """In the graded solution, every cell after the tests ran without an error and showed what it names."""
     run = graded(assignment, tmp_path_factory)
@@ -187,7 +191,7 @@ def test_see_it_work_runs_the_students_functions_and_shows_the_effect(assignment
         assert len(samples) == 3 and len(set(samples)) == 3 and all(len(s) >= 80 for s in samples), text
 
 
-@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+@pytest.mark.parametrize("assignment", SEE_IT_WORK)
 def test_an_error_in_the_ungraded_part_costs_no_points(assignment, tmp_path_factory):
     """The submission whose see-it-work cell raises (a name it calls was deleted after the tests) has full marks
     (test_score), and its see-it-work cell did raise: the grader's probes ran before it."""
