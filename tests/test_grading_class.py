@@ -495,7 +495,7 @@ def feedback_leaks(course: Path, assignment: str) -> dict[str, list[str]]:
     source = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     released = nbformat.read(course / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
     hidden = hidden_lines(source)
-    assert len(hidden) > 50, "the source notebook should have hidden tests"
+    assert len(hidden) > 30, "the source notebook should have hidden tests"  # backward, the shortest, has 48
     leaks = {}
     for html in sorted((course / "feedback").glob(f"*/{assignment}/{assignment}.html")):
         student = html.parts[-3]
