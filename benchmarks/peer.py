@@ -37,6 +37,7 @@ import torch.nn as nn
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _common import conditions, override_fields, print_table, read_split, set_threads, write_json
+from report import spread_text
 from lstm_course.models import CharLM, CharLMConfig
 from lstm_course.training import TrainConfig, evaluate_lm, resolve_amp_dtype, train_lm
 from transformer import CharTransformer, GPTConfig, train_config_cpu_180s
@@ -97,12 +98,6 @@ def _builders(vocab_size: int, seconds: float, args: argparse.Namespace,
 def _spread(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
             "min": min(values), "max": max(values), "n": len(values)}
-
-
-def _fmt(s: dict[str, float] | None) -> str:
-    if s is None:
-        return "-"
-    return f"{s['mean']:.4f} ± {s['sd']:.4f} [{s['min']:.4f}, {s['max']:.4f}]"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -182,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
           "scratch, (b) state carried through the held-out text; nats/char, mean ± sd [min, max]")
     print_table(["model", "parameters", "steps", "chars/s", "val (a) windows", "val (b) carried"], [
         [name, f"{s['parameters']:,}", round(s["steps"]["mean"]), round(s["chars_per_second"]["mean"]),
-         _fmt(s["val_nats_windows"]), _fmt(s["val_nats_carried"])] for name, s in summary.items()])
+         spread_text(s["val_nats_windows"]), spread_text(s["val_nats_carried"])] for name, s in summary.items()])
 
     record = {"benchmark": "peer", "text": str(path), "text_chars": len(train_ids) + len(val_ids),
               "vocab_size": len(vocab), "train_chars": len(train_ids), "val_chars": len(val_ids),

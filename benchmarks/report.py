@@ -59,7 +59,12 @@ def conditions_line(rec: dict[str, Any]) -> str:
     if rec.get("gpu"):
         device = f"{device} ({rec['gpu']})"
     load = rec.get("load_average")
-    load_txt = f", load average {' / '.join(str(x) for x in load)} at the end" if load else ""
+    after = rec.get("load_average_after")  # autograde.py records the load before and after its run
+    if load and isinstance(after, list):
+        load_txt = (f", load average {' / '.join(str(x) for x in load)} at the start and "
+                    f"{' / '.join(str(x) for x in after)} at the end")
+    else:
+        load_txt = f", load average {' / '.join(str(x) for x in load)} at the end" if load else ""
     flags = f", {' '.join(rec['cpu_flags'])}" if rec.get("cpu_flags") else ""
     return (f"Measured {rec.get('date', '?')} on {rec.get('machine', '?')} ({rec.get('logical_cpus', '?')} logical "
             f"CPUs{flags}), device {device}, {rec.get('threads', '?')} torch threads, torch {rec.get('torch', '?')}"
@@ -120,11 +125,38 @@ def _book_build(rec: dict[str, Any]) -> str:
 def _autograde(rec: dict[str, Any]) -> str:
     rows = [[name, s] for name, s in rec.get("seconds_per_submission", {}).items()]
     rows.append([f"whole class of {rec.get('students')} students, every step (wall)", rec.get("class_wall_seconds")])
+    if rec.get("parallel"):
+        rows.append([f"the same, graded in {rec['parallel'].get('jobs')} shards in parallel (wall)",
+                     rec["parallel"].get("class_wall_seconds")])
     return "nbgrader autograding.\n\n" + table(["assignment", "seconds per submission"], rows)
+
+
+def spread_text(s: dict[str, Any] | None) -> str:
+    """A peer.py summary entry as "mean ± sd [min, max]" (4 decimals), "-" where there is none."""
+    if not s:
+        return "-"
+    return f"{s['mean']:.4f} ± {s['sd']:.4f} [{s['min']:.4f}, {s['max']:.4f}]"
+
+
+def _peer(rec: dict[str, Any]) -> str:
+    rows = []
+    for name, s in rec.get("summary", {}).items():
+        cfg = next((r.get("model_config", {}) for r in rec.get("runs", []) if r.get("model") == name), {})
+        size = (f"{cfg.get('n_layer')} x {cfg.get('n_embd')}, context {cfg.get('block_size')}" if "n_layer" in cfg
+                else f"{cfg.get('num_layers')} x {cfg.get('hidden_size')}")
+        rows.append([f"{name} ({size})", s.get("parameters"), s.get("runs"), s.get("steps", {}).get("mean"),
+                     s.get("chars_per_second", {}).get("mean"), spread_text(s.get("val_nats_windows")),
+                     spread_text(s.get("val_nats_carried"))])
+    return (f"The LSTM default and a small transformer, {_fmt(rec.get('budget_seconds'))} s each on the first 90% of "
+            f"`{Path(str(rec.get('text', '?'))).name}`, seeds {rec.get('seeds')}; held-out nats/char, mean ± sd "
+            f"[min, max]: (a) windows of {rec.get('window')} characters read from scratch, (b) the LSTM's state "
+            "carried through the whole held-out text.\n\n"
+            + table(["model", "parameters", "runs", "steps (mean)", "chars/s (mean)", "(a) windows", "(b) carried"], rows))
 
 
 _KINDS: dict[str, Callable[[dict[str, Any]], str]] = {
     "charlm": _charlm, "cell": _cell, "generation": _generation, "book_build": _book_build, "autograde": _autograde,
+    "peer": _peer,
 }
 
 

@@ -69,6 +69,20 @@ def test_report_shows_every_recorded_figure_with_its_conditions(tmp_path: Path) 
         "book_build.json": {"benchmark": "book_build", "chapters": {"01_why_gates": 41.5}, "chapters_total_seconds": 41.5,
                             "clean_build_wall_seconds": 63.25, "cached_build_wall_seconds": 9.75,
                             **_conditions("2026-01-04T00:00:00+00:00")},
+        "peer.json": {"benchmark": "peer", "text": "/x/tiny.txt", "budget_seconds": 180.0, "seeds": [0, 1], "window": 128,
+                      "runs": [{"model": "lstm", "model_config": {"num_layers": 1, "hidden_size": 384}},
+                               {"model": "transformer", "model_config": {"n_layer": 4, "n_embd": 192, "block_size": 128}}],
+                      "summary": {
+                          "lstm": {"parameters": 720385, "runs": 2, "steps": {"mean": 9000.5}, "chars_per_second": {"mean": 46000.25},
+                                   "val_nats_windows": {"mean": 1.4613, "sd": 0.0125, "min": 1.4525, "max": 1.47},
+                                   "val_nats_carried": {"mean": 1.45, "sd": 0.01, "min": 1.443, "max": 1.457}},
+                          "transformer": {"parameters": 1800000, "runs": 2, "steps": {"mean": 1500}, "chars_per_second": {"mean": 27000},
+                                          "val_nats_windows": {"mean": 1.6, "sd": 0.02, "min": 1.586, "max": 1.614},
+                                          "val_nats_carried": None}},
+                      **_conditions("2026-01-05T00:00:00+00:00")},
+        "autograde.json": {"benchmark": "autograde", "students": 50, "class_wall_seconds": 928.5,
+                           "seconds_per_submission": {"gates": 4.25}, "parallel": {"jobs": 2, "class_wall_seconds": 571.5},
+                           **_conditions("2026-01-06T00:00:00+00:00"), "load_average_after": [1.5, 1.75, 1.25]},
     }
     for name, rec in records.items():
         (tmp_path / name).write_text(json.dumps(rec))
@@ -78,13 +92,21 @@ def test_report_shows_every_recorded_figure_with_its_conditions(tmp_path: Path) 
                      "autocast bfloat16", "tiny.txt",
                      "| hand (python loop) | 98.7 | 41,500 | 1.625 |", "| nn.LSTM | 60.7 | 67,500 | 1 |",
                      "| carried state | 0.5 | 2.25 | 4.5 |", "| re-feed prefix | 12.5 | 175 | 14 |",
-                     "time for 4x the length", "| 01_why_gates | 41.5 |", "63.25", "9.75"]:
+                     "time for 4x the length", "| 01_why_gates | 41.5 |", "63.25", "9.75",
+                     "| lstm (1 x 384) | 720,385 | 2 | 9,000 | 46,000 | 1.4613 ± 0.0125 [1.4525, 1.4700] | "
+                     "1.4500 ± 0.0100 [1.4430, 1.4570] |",
+                     "| transformer (4 x 192, context 128) | 1,800,000 | 2 | 1,500 | 27,000 | 1.6000 ± 0.0200 "
+                     "[1.5860, 1.6140] | - |", "windows of 128 characters", "seeds [0, 1]",
+                     "| gates | 4.25 |", "| whole class of 50 students, every step (wall) | 928.5 |",
+                     "| the same, graded in 2 shards in parallel (wall) | 571.5 |",
+                     # autograde.py records the load before its run and after it, the others after theirs
+                     "load average 0.5 / 0.25 / 0.125 at the start and 1.5 / 1.75 / 1.25 at the end."]:
         assert expected in text, expected
     # every record names the conditions it was measured under
-    for date in ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"):
+    for date in ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05", "2026-01-06"):
         assert f"Measured {date}" in text
     assert text.count("Test CPU 9000 (2 logical CPUs, avx2 avx512_bf16), device cpu, 2 torch threads, "
-                      "torch 2.13.0+cpu, load average 0.5 / 0.25 / 0.125") == 4
+                      "torch 2.13.0+cpu, load average 0.5 / 0.25 / 0.125") == 6
     # a broken file is named, not silently dropped, and does not hide the others
     assert "**broken.json**: unreadable" in text
     assert [name for name, _ in load_results(tmp_path)] == sorted([*records, "broken.json"])
