@@ -198,8 +198,8 @@ def test_peer_runs_both_models_per_seed_and_scores_both_ways(small_text: Path, t
 def test_peer_rejects_bad_input(small_text: Path) -> None:
     bad = run("peer.py", "--text", str(small_text), "--seconds", "1", "--gpt-set", "n_head=5", check=False)
     assert bad.returncode == 2 and "n_head to divide n_embd" in bad.stderr
-    long = run("peer.py", "--text", str(small_text), "--seconds", "1", "--gpt-train-set", "bptt=129", check=False)
-    assert long.returncode == 2 and "bptt <= block_size=128" in long.stderr
+    long = run("peer.py", "--text", str(small_text), "--seconds", "1", "--gpt-train-set", "bptt=65", check=False)
+    assert long.returncode == 2 and "bptt <= block_size=64" in long.stderr
     seeds = run("peer.py", "--text", str(small_text), "--seconds", "1", "--seeds", "1", "1", check=False)
     assert seeds.returncode == 2 and "distinct --seeds" in seeds.stderr
 
