@@ -3,8 +3,11 @@
 The toy task is string reversal over a 4-letter alphabet (the dates data set has its own tests;
 the book's chapter measures exact match on dates).
 """
+import inspect
 import itertools
+import math
 import random
+import re
 
 import pytest
 import torch
@@ -203,3 +206,190 @@ def test_bad_arguments():
         m(src[:, :0], torch.tensor([1]), tgt_in)  # a source of length 0
     with pytest.raises(ValueError, match="expected at least one .* pair to train on, got none"):
         train_seq2seq(m, [], VOCAB, VOCAB, steps=1, progress=False)
+
+
+# --- exact contracts: error messages, defaults, boundaries ---------------------------------------
+# Helpers below build models whose output is known by hand, and spies that record what a function
+# asked of the model, so the tests can state what decode_texts / exact_match / train_seq2seq do.
+
+def constant_model(char):
+    """A model that writes `char` (a VOCAB character, or None for EOS) at every step, whatever the input:
+    zero output weights leave the logits equal to the output bias."""
+    m = model()
+    tok = EOS_ID if char is None else VOCAB.stoi[char] + NUM_SPECIAL
+    with torch.no_grad():
+        m.out.weight.zero_()
+        m.out.bias.zero_()
+        m.out.bias[tok] = 10.0  # log p(tok) ~ -1e-3, log p(EOS) ~ -10: no beam ever prefers stopping
+    return m
+
+
+def spy_decoders(m):
+    """Record every greedy_decode / beam_decode call as (kind, batch size, max_len, beam_size)."""
+    calls = []
+    greedy, beam = m.greedy_decode, m.beam_decode
+
+    def greedy_spy(src, lengths, max_len):
+        calls.append(("greedy", src.shape[0], max_len, 1))
+        return greedy(src, lengths, max_len)
+
+    def beam_spy(*args, **kwargs):
+        bound = inspect.signature(beam).bind(*args, **kwargs)
+        bound.apply_defaults()  # a call that leaves beam_size out records the method's default
+        a = bound.arguments
+        calls.append(("beam", a["src"].shape[0], a["max_len"], a["beam_size"]))
+        return beam(*args, **kwargs)
+
+    m.greedy_decode, m.beam_decode = greedy_spy, beam_spy
+    return calls
+
+
+def test_seq2seq_documented_defaults():
+    m = Seq2Seq(VS, VS)
+    assert m.src_embed.embedding_dim == m.tgt_embed.embedding_dim == 32
+    assert m.encoder.hidden_size == m.decoder.hidden_size == 128
+    assert m.encoder.num_layers == m.decoder.num_layers == 1
+    assert (m.sos_id, m.eos_id, m.pad_id, m.attention) == (SOS_ID, EOS_ID, PAD_ID, "general")
+
+
+@pytest.mark.parametrize("name", ["sos_id", "eos_id", "pad_id"])
+@pytest.mark.parametrize("value", [-1, VS])
+def test_special_id_out_of_range_is_named_in_the_error(name, value):
+    with pytest.raises(ValueError, match=rf"^expected 0 <= {name} < vocabulary sizes, got {value}$"):
+        Seq2Seq(VS, VS, **{name: value})
+    # the bound is the smaller vocabulary: an id valid for the target side only is still refused
+    with pytest.raises(ValueError, match=rf"^expected 0 <= {name} < vocabulary sizes, got 3$"):
+        Seq2Seq(3, VS, **{name: 3})
+
+
+@pytest.mark.parametrize("pad_id", [PAD_ID, 4])
+def test_pad_embedding_is_zero_and_gets_no_gradient(pad_id):
+    # padding_idx: a PAD input contributes nothing and PAD's embedding stays zero while training
+    torch.manual_seed(0)
+    m = Seq2Seq(VS, VS, embed_dim=8, hidden_size=16, pad_id=pad_id)
+    for emb in (m.src_embed, m.tgt_embed):
+        assert torch.all(emb.weight[pad_id] == 0)
+    src = torch.tensor([[5, 6, pad_id]])  # (B, T)
+    tgt_in = torch.tensor([[SOS_ID, 5, pad_id]])
+    m.loss(m(src, torch.tensor([3]), tgt_in), torch.tensor([[5, 6, EOS_ID]])).backward()
+    for emb in (m.src_embed, m.tgt_embed):
+        assert torch.all(emb.weight.grad[pad_id] == 0) and emb.weight.grad.abs().sum() > 0
+
+
+def test_forget_gate_bias_starts_at_one_in_encoder_and_decoder():
+    m = Seq2Seq(VS, VS, embed_dim=8, hidden_size=16, num_layers=2)
+    for lstm in (m.encoder, m.decoder):
+        for layer in range(2):
+            b = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")  # (4H,), gates i, f, g, o
+            torch.testing.assert_close(b[16:32], torch.ones(16))
+
+
+def test_attention_layers_exist_only_where_the_score_needs_them():
+    # W_a belongs to the "general" score, W_c to any attention; the plain model has neither
+    # (unused parameters would inflate its parameter count and checkpoints).
+    names = {att: {n.split(".")[0] for n, _ in model(att).named_parameters()} for att in ("general", "dot", None)}
+    assert {"W_a", "W_c"} <= names["general"]
+    assert "W_c" in names["dot"] and "W_a" not in names["dot"]
+    assert names[None] == {"src_embed", "tgt_embed", "encoder", "decoder", "out"}
+
+
+@pytest.mark.parametrize("lengths", [[0], [3], [2, 2]])
+def test_bad_src_lengths_get_the_length_error(lengths):
+    # each bad case alone (a zero, a length past S, one length too many) must trip the check,
+    # not an error from deep inside packing
+    src, _, tgt_in, _ = make_batch([("ab", "ba")], VOCAB, VOCAB)  # S = 2
+    msg = f"expected src_lengths (B,) = (1,) with 1 <= length <= S = 2, got {lengths}"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        model()(src, torch.tensor(lengths), tgt_in)
+
+
+def test_tgt_in_with_the_wrong_batch_size_is_refused():
+    m = model()
+    src, lengths, tgt_in, _ = make_batch([("abc", "cba")], VOCAB, VOCAB)  # src (1, 3): B = 1 differs from S = 3
+    two = tgt_in.repeat(2, 1)  # (2, T): two-dimensional, but two rows for one source
+    with pytest.raises(ValueError, match=re.escape("expected tgt_in of shape (B, T) = (1, T), got (2, 4)")):
+        m(src, lengths, two)
+
+
+def test_encoder_output_covers_trailing_padding_columns():
+    # A caller may pad past the longest source; enc_out and mask must still have S columns
+    # and the extra column must change nothing.
+    m = model()
+    src, lengths, tgt_in, _ = make_batch([("abc", "cba"), ("d", "d")], VOCAB, VOCAB)
+    wide = torch.cat([src, torch.full((2, 1), PAD_ID)], dim=1)  # (B, S + 1)
+    enc_out, mask, _ = m.encode(wide, lengths)
+    assert enc_out.shape == (2, 4, 16) and mask.tolist() == [[True] * 3 + [False], [True] + [False] * 3]
+    torch.testing.assert_close(m(wide, lengths, tgt_in), m(src, lengths, tgt_in))
+
+
+def test_max_len_must_be_a_positive_int_and_one_is_allowed():
+    m = constant_model("a")
+    src, lengths, _, _ = make_batch([("ab", ""), ("c", "")], VOCAB, VOCAB)
+    a = VOCAB.stoi["a"] + NUM_SPECIAL
+    assert m.greedy_decode(src, lengths, 1) == [[a], [a]]
+    assert m.beam_decode(src, lengths, 1, beam_size=2) == [[a], [a]]
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match=f"^expected max_len to be an int >= 1, got {bad!r}$"):
+            m.greedy_decode(src, lengths, bad)
+
+
+def test_make_batch_error_messages_are_exact():
+    with pytest.raises(ValueError, match=r"^expected at least one \(source, target\) pair, got none$"):
+        make_batch([], VOCAB, VOCAB)
+    with pytest.raises(ValueError, match="^expected non-empty source strings, got ''$"):
+        make_batch([("ab", "ba"), ("", "c")], VOCAB, VOCAB)
+
+
+def test_make_batch_puts_tensors_on_the_device_but_lengths_on_the_cpu():
+    # "meta" stands in for an accelerator on a CPU-only machine: a tensor that stayed behind shows as "cpu"
+    src, lengths, tgt_in, tgt_out = make_batch([("ab", "ba"), ("c", "")], VOCAB, VOCAB, device="meta")
+    assert [t.device.type for t in (src, tgt_in, tgt_out)] == ["meta"] * 3
+    assert lengths.device.type == "cpu"  # pack_padded_sequence wants host lengths
+    assert [t.dtype for t in (src, lengths, tgt_in, tgt_out)] == [torch.int64] * 4  # nn.Embedding needs long ids
+
+
+def test_decode_texts_writes_what_a_constant_model_says():
+    assert decode_texts(constant_model("a"), ["ab", "c"], VOCAB, VOCAB, max_len=3) == ["aaa", "aaa"]
+    assert decode_texts(constant_model(None), ["ab", "c"], VOCAB, VOCAB, max_len=3, beam_size=2) == ["", ""]
+
+
+def test_decode_texts_picks_greedy_or_beam_by_beam_size():
+    m = model()
+    calls = spy_decoders(m)
+    decode_texts(m, ["ab"], VOCAB, VOCAB, max_len=4)  # default: greedy
+    decode_texts(m, ["ab"], VOCAB, VOCAB, max_len=4, beam_size=1)
+    decode_texts(m, ["ab"], VOCAB, VOCAB, max_len=4, beam_size=2)
+    decode_texts(m, ["ab"], VOCAB, VOCAB, max_len=4, beam_size=3)
+    assert calls == [("greedy", 1, 4, 1), ("greedy", 1, 4, 1), ("beam", 1, 4, 2), ("beam", 1, 4, 3)]
+
+
+def test_decode_texts_in_batches_gives_one_output_per_source_in_order():
+    m = model(seed=2)
+    sources = ["abcd", "a", "cc", "dab", "b"]
+    alone = [decode_texts(m, [s], VOCAB, VOCAB, max_len=5)[0] for s in sources]
+    calls = spy_decoders(m)
+    assert decode_texts(m, sources, VOCAB, VOCAB, max_len=5, batch_size=2) == alone
+    assert [c[1] for c in calls] == [2, 2, 1]
+
+
+def test_exact_match_is_the_fraction_of_exact_outputs():
+    m = constant_model(None)  # always writes ""
+    assert exact_match(m, [("ab", ""), ("cd", "a"), ("a", "")], VOCAB, VOCAB) == pytest.approx(2 / 3)
+    # a model that never stops is cut at max_len: "aa" matches only where the target is "aa"
+    pairs = [("ab", "aa"), ("c", "a"), ("d", "aaa"), ("bb", "aa")]
+    assert exact_match(constant_model("a"), pairs, VOCAB, VOCAB, max_len=2) == pytest.approx(2 / 4)
+    with pytest.raises(ValueError, match="^expected at least one pair, got none$"):
+        exact_match(m, [], VOCAB, VOCAB)
+
+
+def test_exact_match_decodes_greedily_up_to_longest_target_plus_two_by_default():
+    m = model()
+    calls = spy_decoders(m)
+    exact_match(m, [("ab", "ba"), ("abcd", "dcba"), ("c", "")], VOCAB, VOCAB)
+    exact_match(m, [("ab", "ba")], VOCAB, VOCAB, beam_size=3, max_len=7)
+    assert calls == [("greedy", 3, 4 + 2, 1), ("beam", 1, 7, 3)]
+
+
+def test_attention_matrix_empty_source_message_is_exact():
+    with pytest.raises(ValueError, match="^expected a non-empty source string, got ''$"):
+        attention_matrix(model(), "", "ab", VOCAB, VOCAB)
