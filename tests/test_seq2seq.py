@@ -3,6 +3,7 @@
 The toy task is string reversal over a 4-letter alphabet (the dates data set has its own tests;
 the book's chapter measures exact match on dates).
 """
+import copy
 import inspect
 import itertools
 import math
@@ -393,3 +394,119 @@ def test_exact_match_decodes_greedily_up_to_longest_target_plus_two_by_default()
 def test_attention_matrix_empty_source_message_is_exact():
     with pytest.raises(ValueError, match="^expected a non-empty source string, got ''$"):
         attention_matrix(model(), "", "ab", VOCAB, VOCAB)
+
+
+# --- train_seq2seq ----------------------------------------------------------------------------
+
+class StopTraining(Exception):
+    pass
+
+
+def record_steps(monkeypatch, stop_after=None):
+    """Make train_seq2seq's Adam record (learning rate, global gradient norm it was handed) at every
+    step; with `stop_after`, training is stopped by StopTraining after that many steps."""
+    log = []
+
+    class RecordingAdam(torch.optim.Adam):
+        def step(self, closure=None):
+            grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads])).item()  # after clipping
+            log.append((self.param_groups[0]["lr"], norm))
+            if stop_after is not None and len(log) >= stop_after:
+                raise StopTraining
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    return log
+
+
+def test_train_rejects_bad_arguments_with_exact_messages():
+    m, pairs = model(), [("ab", "ba")]
+    for steps, batch_size in ((0, 64), (1, 0)):
+        msg = f"^expected steps >= 1 and batch_size >= 1, got {steps} and {batch_size}$"
+        with pytest.raises(ValueError, match=msg):
+            train_seq2seq(m, pairs, VOCAB, VOCAB, steps=steps, batch_size=batch_size, progress=False)
+    with pytest.raises(ValueError, match=r"^expected at least one \(source, target\) pair to train on, got none$"):
+        train_seq2seq(m, [], VOCAB, VOCAB, steps=1, progress=False)
+
+
+def test_train_memorises_a_single_pair_with_batch_size_one():
+    # one pair: every batch must be pair 0 (batch_size=1 is the smallest allowed)
+    m = model().train()
+    losses = train_seq2seq(m, [("abc", "cba")], VOCAB, VOCAB, steps=60, batch_size=1, lr=1e-2, progress=False)
+    assert len(losses) == 60 and losses[-1] < losses[0] / 4, (losses[0], losses[-1])
+    assert not m.training  # left in eval mode
+    assert decode_texts(m, ["abc"], VOCAB, VOCAB, max_len=5) == ["cba"]
+
+
+def test_train_learning_rate_decays_as_a_cosine_from_lr_to_zero(monkeypatch):
+    log = record_steps(monkeypatch)
+    train_seq2seq(model(), [("ab", "ba")], VOCAB, VOCAB, steps=4, lr=0.01, progress=False)
+    # step i (0-based) uses lr * (1 + cos(pi i / steps)) / 2: 1, 0.854, 0.5, 0.146 times lr
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * i / 4)) for i in range(4)]
+    assert [lr for lr, _ in log] == pytest.approx(expected, rel=1e-12)
+
+
+def test_train_clips_the_global_gradient_norm(monkeypatch):
+    pair = ("abcd", "dcba")
+    big = model()
+    with torch.no_grad():
+        big.out.weight.mul_(100.0)  # confident wrong logits: a gradient norm far above the clip values below
+    src, lengths, tgt_in, tgt_out = make_batch([pair], VOCAB, VOCAB)
+    big.loss(big(src, lengths, tgt_in), tgt_out).backward()
+    raw = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in big.parameters()])).item()
+    big.zero_grad(set_to_none=True)
+    assert raw > 10
+    log = record_steps(monkeypatch, stop_after=1)
+    # every batch holds copies of the one pair, so its gradient is the one measured above
+    for clip, norm in ((None, 1.0), (0.5, 0.5), (2 * raw, raw)):  # None: the default clip, 1.0
+        with pytest.raises(StopTraining):
+            train_seq2seq(copy.deepcopy(big), [pair], VOCAB, VOCAB, progress=False,
+                          **({} if clip is None else {"clip": clip}))
+        assert log.pop()[1] == pytest.approx(norm, rel=1e-4)
+
+
+def test_train_defaults_batch_64_lr_3e3_over_1000_steps(monkeypatch):
+    m = model()
+    batch_sizes = []
+    forward = m.forward
+
+    def forward_spy(src, src_lengths, tgt_in):
+        batch_sizes.append(src.shape[0])
+        return forward(src, src_lengths, tgt_in)
+
+    m.forward = forward_spy
+    log = record_steps(monkeypatch, stop_after=2)  # two steps tell the schedule's length without running 1000
+    with pytest.raises(StopTraining):
+        train_seq2seq(m, reverse_pairs(100, 0), VOCAB, VOCAB, progress=False)
+    assert batch_sizes == [64, 64]
+    # the second step's rate pins the length of the cosine: 1000 steps (1001 would differ by ~5e-9 relative)
+    assert [lr for lr, _ in log] == pytest.approx([3e-3, 3e-3 * 0.5 * (1 + math.cos(math.pi / 1000))], rel=1e-12)
+
+
+def test_train_batches_come_from_a_private_generator_seeded_by_seed():
+    pairs = reverse_pairs(50, 0)
+
+    def losses(global_seed, **kw):
+        m = model()
+        torch.manual_seed(global_seed)  # training must not depend on (or draw from) the global generator
+        return train_seq2seq(m, pairs, VOCAB, VOCAB, steps=3, batch_size=4, progress=False, **kw)
+
+    ref = losses(1, seed=0)
+    assert losses(2, seed=0) == ref
+    assert losses(3) == ref  # the default seed is 0
+    assert losses(1, seed=1) != ref
+
+
+def test_train_stops_at_max_seconds_and_leaves_eval_mode():
+    m = model().train()
+    assert len(train_seq2seq(m, [("ab", "ba")], VOCAB, VOCAB, steps=5, max_seconds=0, progress=False)) == 1
+    assert not m.training
+    assert len(train_seq2seq(m, [("ab", "ba")], VOCAB, VOCAB, steps=3, max_seconds=600, progress=False)) == 3
+
+
+def test_train_shows_a_progress_bar_named_seq2seq_by_default(capsys):
+    train_seq2seq(model(), [("ab", "ba")], VOCAB, VOCAB, steps=2)
+    assert re.search(r"(^|\r)seq2seq: 100%", capsys.readouterr().err)
+    train_seq2seq(model(), [("ab", "ba")], VOCAB, VOCAB, steps=2, progress=False)
+    assert capsys.readouterr().err == ""
