@@ -324,3 +324,23 @@ def test_ch10_quotes_the_recorded_charlm_runs_not_copied_numbers(built_book):
     assert g["charlm_val"] == pytest.approx(recorded["val_nats_per_char"])
     assert g["charlm_steps"] == recorded["steps"]
     assert g["n_charlm_records"] == len(runs) >= 1
+
+
+def test_ch10_peer_comparison_quotes_the_record_and_names_the_winner_it_shows(built_book):
+    # the side-by-side figures are benchmarks/results/peer.json's, and the sentence that says who wins under
+    # the shared evaluation (a) follows the recorded ranges: a win needs every seed, overlapping ranges are no win
+    g = built_book.glue("10_speed")
+    rec = json.loads((REPO / "benchmarks" / "results" / "peer.json").read_text(encoding="utf-8"))
+    lstm, gpt = rec["summary"]["lstm"], rec["summary"]["transformer"]
+    assert g["peer_lstm_a"] == pytest.approx(lstm["val_nats_windows"]["mean"])
+    assert g["peer_lstm_b"] == pytest.approx(lstm["val_nats_carried"]["mean"])
+    assert g["peer_gpt_a"] == pytest.approx(gpt["val_nats_windows"]["mean"])
+    assert g["peer_carry_gain"] == pytest.approx(g["peer_lstm_a"] - g["peer_lstm_b"])
+    assert g["peer_n_seeds"] == len(rec["seeds"]) >= 3 and g["peer_window"] == rec["window"]
+    verdict = _glued_markdown(built_book, "10_speed", "peer_verdict")
+    if lstm["val_nats_windows"]["max"] < gpt["val_nats_windows"]["min"]:
+        assert "the LSTM wins on every seed" in verdict
+    elif gpt["val_nats_windows"]["max"] < lstm["val_nats_windows"]["min"]:
+        assert "the transformer wins on every seed" in verdict
+    else:
+        assert "neither wins on every seed" in verdict
