@@ -219,3 +219,80 @@ def test_trace_gates_errors():
         trace_gates(lstm, torch.zeros(T, 2, I))
     with pytest.raises(ValueError, match="expected x of shape"):
         trace_gates(lstm, torch.zeros(T, I + 1))
+
+
+# --- every validation branch names the offending argument and the shapes involved -----------------
+# Students debug from the message alone, so each test matches the full "expected ..., got ..." text:
+# the argument's name, the shape it should have (computed from H = 6, I = 4, B = 3) and the shape it had.
+
+def _w(**bad):
+    """Valid LSTM weights (W_ih (4H, I), W_hh (4H, H), b_ih, b_hh (4H,)) with some replaced by `bad`."""
+    w = dict(W_ih=torch.zeros(4 * H, I), W_hh=torch.zeros(4 * H, H), b_ih=torch.zeros(4 * H), b_hh=torch.zeros(4 * H))
+    w.update(bad)
+    return w["W_ih"], w["W_hh"], w["b_ih"], w["b_hh"]
+
+
+BAD_WEIGHTS = [
+    # W_ih is 2-D but has the wrong number of rows: the shape check must reject it even though dim() == 2
+    (dict(W_ih=torch.zeros(3 * H, I)), r"expected W_ih of shape (4H, I) = (24, I), got (18, 4)"),
+    (dict(W_ih=torch.zeros(4 * H)), r"expected W_ih of shape (4H, I) = (24, I), got (24,)"),
+    (dict(W_hh=torch.zeros(4 * H, H + 1)), r"expected W_hh of shape (4H, H), got (24, 7)"),
+    (dict(b_ih=torch.zeros(H)), r"expected b_ih of shape (4H,) = (24,), got (6,)"),
+    (dict(b_hh=torch.zeros(H)), r"expected b_hh of shape (4H,) = (24,), got (6,)"),
+    (dict(b_hh=torch.zeros(4 * H + 1)), r"expected b_hh of shape (4H,) = (24,), got (25,)"),
+]
+
+
+@pytest.mark.parametrize("bad, msg", BAD_WEIGHTS)
+def test_lstm_cell_rejects_bad_weights_with_full_message(bad, msg):
+    with pytest.raises(ValueError) as e:
+        lstm_cell(torch.zeros(B, I), None, *_w(**bad))
+    assert str(e.value) == msg
+
+
+@pytest.mark.parametrize("layer", [lstm_layer, scripted_lstm_layer])
+@pytest.mark.parametrize("bad, msg", BAD_WEIGHTS)
+def test_layers_reject_bad_weights_with_full_message(layer, bad, msg):
+    with pytest.raises(ValueError) as e:
+        layer(torch.zeros(T, B, I), None, *_w(**bad))
+    assert str(e.value) == msg
+
+
+@pytest.mark.parametrize("which, msg", [(0, "expected h of shape (B, H) = (3, 6), got (2, 6)"),
+                                        (1, "expected c of shape (B, H) = (3, 6), got (3, 5)")])
+def test_lstm_cell_rejects_bad_state_with_full_message(which, msg):
+    state = [torch.zeros(B, H), torch.zeros(B, H)]
+    state[which] = torch.zeros(B - 1, H) if which == 0 else torch.zeros(B, H - 1)
+    with pytest.raises(ValueError) as e:
+        lstm_cell(torch.zeros(B, I), tuple(state), *_w())
+    assert str(e.value) == msg
+
+
+@pytest.mark.parametrize("layer", [lstm_layer, scripted_lstm_layer])
+@pytest.mark.parametrize("x_shape, state_shapes, msg", [
+    ((T, B, I + 1), None, "expected x of shape (T, B, I) = (T, B, 4), got (5, 3, 5)"),
+    ((B, I), None, "expected x of shape (T, B, I) = (T, B, 4), got (3, 4)"),
+    ((0, B, I), None, "expected at least one time step, got T = 0"),
+    ((T, B, I), ((B + 1, H), (B, H)), "expected h_0 of shape (B, H) = (3, 6), got (4, 6)"),
+    ((T, B, I), ((B, H), (1, B, H)), "expected c_0 of shape (B, H) = (3, 6), got (1, 3, 6)"),
+])
+def test_layers_reject_bad_input_with_full_message(layer, x_shape, state_shapes, msg):
+    state = None if state_shapes is None else tuple(torch.zeros(s) for s in state_shapes)
+    with pytest.raises(ValueError) as e:
+        layer(torch.zeros(x_shape), state, *_w())
+    assert str(e.value) == msg
+
+
+@pytest.mark.parametrize("layer", [lstm_layer, scripted_lstm_layer])
+@pytest.mark.parametrize("steps", [1, 2])
+def test_layers_short_sequences_match_nn_lstm(layer, steps):
+    # T = 1 is the smallest legal input (only T = 0 is an error); B = 2 != T so a check on the wrong axis shows
+    torch.manual_seed(9)
+    ref = nn.LSTM(I, H, dtype=torch.float64)
+    x = torch.randn(steps, 2, I, dtype=torch.float64)
+    h0, c0 = torch.randn(2, 1, 2, H, dtype=torch.float64)
+    out_ref, (h_ref, c_ref) = ref(x, (h0, c0))
+    out, (h, c) = layer(x, (h0[0], c0[0]), *layer_weights(ref))
+    torch.testing.assert_close(out, out_ref, **TOL)
+    torch.testing.assert_close(h, h_ref[0], **TOL)
+    torch.testing.assert_close(c, c_ref[0], **TOL)
