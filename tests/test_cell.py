@@ -296,3 +296,114 @@ def test_layers_short_sequences_match_nn_lstm(layer, steps):
     torch.testing.assert_close(out, out_ref, **TOL)
     torch.testing.assert_close(h, h_ref[0], **TOL)
     torch.testing.assert_close(c, c_ref[0], **TOL)
+
+
+# --- HandLSTM: constructor arguments, defaults and errors ------------------------------------------
+
+def test_handlstm_defaults_match_nn_lstm_defaults():
+    # HandLSTM(I, H) must behave like nn.LSTM(I, H): time-first input and both biases
+    torch.manual_seed(10)
+    hand, ref = HandLSTM(I, H, dtype=torch.float64), nn.LSTM(I, H, dtype=torch.float64)
+    assert hand.batch_first is False and hand.bias is True
+    assert repr(hand) == "HandLSTM(4, 6, bias=True, batch_first=False)"
+    ref.load_state_dict(hand.state_dict())
+    x = torch.randn(T, B, I, dtype=torch.float64)  # T != B: a batch-first reading would give another shape
+    out, (h, c) = hand(x)
+    out_ref, (h_ref, c_ref) = ref(x)
+    assert out.shape == (T, B, H)
+    torch.testing.assert_close(out, out_ref, **TOL)
+    torch.testing.assert_close(h, h_ref, **TOL)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_handlstm_without_bias_matches_nn_lstm(batch_first):
+    torch.manual_seed(11)
+    hand = HandLSTM(I, H, bias=False, batch_first=batch_first, dtype=torch.float64)
+    ref = nn.LSTM(I, H, bias=False, batch_first=batch_first, dtype=torch.float64)
+    assert hand.bias_ih_l0 is None and hand.bias_hh_l0 is None
+    assert set(hand.state_dict()) == set(ref.state_dict()) == {"weight_ih_l0", "weight_hh_l0"}
+    assert repr(hand) == f"HandLSTM(4, 6, bias=False, batch_first={batch_first})"
+    ref.load_state_dict(hand.state_dict())
+    x = torch.randn(B, T, I, dtype=torch.float64) if batch_first else torch.randn(T, B, I, dtype=torch.float64)
+    out, (h, c) = hand(x)
+    out_ref, (h_ref, c_ref) = ref(x)
+    torch.testing.assert_close(out, out_ref, **TOL)
+    torch.testing.assert_close(c, c_ref, **TOL)
+
+
+def test_handlstm_smallest_sizes_are_legal():
+    hand = HandLSTM(1, 1)  # I = H = 1 is a valid (if tiny) LSTM; only sizes below 1 are errors
+    out, (h, c) = hand(torch.zeros(2, 1, 1))
+    assert out.shape == (2, 1, 1) and h.shape == c.shape == (1, 1, 1)
+
+
+@pytest.mark.parametrize("sizes, msg", [((0, H), "expected input_size and hidden_size >= 1, got 0 and 6"),
+                                        ((I, 0), "expected input_size and hidden_size >= 1, got 4 and 0"),
+                                        ((-1, -2), "expected input_size and hidden_size >= 1, got -1 and -2")])
+def test_handlstm_rejects_empty_sizes(sizes, msg):
+    with pytest.raises(ValueError) as e:
+        HandLSTM(*sizes)
+    assert str(e.value) == msg
+
+
+def test_handlstm_init_is_symmetric_around_zero():
+    # uniform(-1/sqrt(H), 1/sqrt(H)) as nn.LSTM: with 25 * 4 * 25 draws both signs must appear
+    torch.manual_seed(12)
+    for p in HandLSTM(I, 25).parameters():
+        assert p.min() < 0 < p.max() and p.abs().max() <= 1 / 5
+
+
+@pytest.mark.parametrize("batch_first, layout", [(False, "(T, B, I)"), (True, "(B, T, I)")])
+def test_handlstm_bad_x_message_names_its_layout(batch_first, layout):
+    hand = HandLSTM(I, H, batch_first=batch_first)
+    with pytest.raises(ValueError) as e:
+        hand(torch.zeros(B, I))
+    assert str(e.value) == f"expected x of shape {layout}, got (3, 4)"
+
+
+@pytest.mark.parametrize("which, name", [(0, "h_0"), (1, "c_0")])
+def test_handlstm_bad_state_message_names_the_tensor(which, name):
+    hand = HandLSTM(I, H)
+    state = [torch.zeros(1, B, H), torch.zeros(1, B, H)]
+    state[which] = torch.zeros(B, H)  # the (B, H) of lstm_layer instead of nn.LSTM's (1, B, H)
+    with pytest.raises(ValueError) as e:
+        hand(torch.zeros(T, B, I), tuple(state))
+    assert str(e.value) == f"expected {name} of shape (1, B, H) = (1, 3, 6), got (3, 6)"
+
+
+# --- init_forget_bias: exactly the forget slice, default value, errors -----------------------------
+
+@pytest.mark.parametrize("factory", [lambda: nn.LSTM(I, H, num_layers=2, bidirectional=True), lambda: nn.LSTMCell(I, H),
+                                     lambda: HandLSTM(I, H)])
+@pytest.mark.parametrize("value", [None, -0.5])
+def test_init_forget_bias_sets_only_the_forget_slices(factory, value):
+    torch.manual_seed(13)
+    m = factory()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    if value is None:
+        init_forget_bias(m)
+        value = 1.0  # the documented default
+    else:
+        init_forget_bias(m, value)
+    forget = torch.zeros(4 * H, dtype=torch.bool)
+    forget[H:2 * H] = True
+    for k, v in m.state_dict().items():
+        if k.startswith("bias_ih"):
+            assert torch.equal(v[forget], torch.full((H,), value))
+        elif k.startswith("bias_hh"):
+            assert torch.equal(v[forget], torch.zeros(H))  # so b_ih[f] + b_hh[f] is exactly value
+        if k.startswith("bias"):
+            assert torch.equal(v[~forget], before[k][~forget])  # i, g, o of both biases untouched
+        else:
+            assert torch.equal(v, before[k])
+
+
+@pytest.mark.parametrize("arg, msg", [
+    ("lstm", "expected an nn.LSTM or nn.LSTMCell, got str"),
+    (nn.LSTM(I, H, bias=False), "expected an LSTM with biases (bias=True), got LSTM without bias_ih parameters"),
+    (HandLSTM(I, H, bias=False), "expected an LSTM with biases (bias=True), got HandLSTM without bias_ih parameters"),
+])
+def test_init_forget_bias_errors_name_the_type(arg, msg):
+    with pytest.raises(ValueError) as e:
+        init_forget_bias(arg)
+    assert str(e.value) == msg
