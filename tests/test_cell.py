@@ -407,3 +407,23 @@ def test_init_forget_bias_errors_name_the_type(arg, msg):
     with pytest.raises(ValueError) as e:
         init_forget_bias(arg)
     assert str(e.value) == msg
+
+
+def test_scripted_fn_silences_only_the_deprecation_warning(monkeypatch):
+    # torch.jit.script is deprecated and says so on every compile; that warning is noise for students, but any
+    # other warning from the compiler (e.g. about the source) must still reach them
+    import warnings
+
+    from lstm_course import cell
+
+    def fake_script(fn):
+        warnings.warn("torch.jit.script is deprecated", DeprecationWarning)
+        warnings.warn("something the user should see", UserWarning)
+        return fn
+
+    monkeypatch.setattr(cell, "_SCRIPTED", [])
+    monkeypatch.setattr(torch.jit, "script", fake_script)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert cell._scripted_fn() is cell._script_source
+    assert [type(w.message) for w in seen] == [UserWarning]

@@ -109,3 +109,15 @@ def test_cells_bad_shapes():
         rnn_cell(x, h[:2], torch.randn(H, I), torch.randn(H, H))
     with pytest.raises(ValueError, match=r"expected b_hh of shape \(3H,\) = \(18,\), got \(6,\)"):
         gru_cell(x, h, torch.randn(3 * H, I), torch.randn(3 * H, H), None, torch.randn(H))
+
+
+@pytest.mark.parametrize("cell, k", [(rnn_cell, 1), (gru_cell, 3)])
+@pytest.mark.parametrize("name", ["b_ih", "b_hh"])
+def test_cells_check_both_biases(cell, k, name):
+    # each bias is validated on its own and the message names it; a wrong bias must not reach the matmul
+    x, h = torch.randn(B, I), torch.randn(B, H)
+    b = {"b_ih": torch.randn(k * H), "b_hh": torch.randn(k * H)}
+    b[name] = torch.randn(k * H + 1)
+    with pytest.raises(ValueError) as e:
+        cell(x, h, torch.randn(k * H, I), torch.randn(k * H, H), b["b_ih"], b["b_hh"])
+    assert str(e.value) == f"expected {name} of shape ({k}H,) = ({k * H},), got ({k * H + 1},)"
