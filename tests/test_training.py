@@ -1,6 +1,7 @@
 """Behaviour of lstm_course.training: TBPTT state handling, clipping, schedule, stopping, learning."""
 import math
 import time
+import warnings
 
 import pytest
 import torch
@@ -341,3 +342,149 @@ def test_every_epoch_starts_from_a_zero_state():
     assert starts[:2] == [0, 5]  # epoch 1 is chunks 0-4; epoch 2 (random offset) starts at chunk 5 from zeros
     assert len(starts) == 3 and starts[2] in (9, 10)  # 4 or 5 chunks in epoch 2, depending on its offset
     assert all(model.calls[k]["state_in"] is not None for k in range(12) if k not in starts)
+
+
+# ---------------------------------------------------------------- config contract (messages, boundaries, defaults)
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"batch_size": 0}, "expected batch_size >= 1, got 0"),
+    ({"batch_size": 2.0}, "expected batch_size >= 1, got 2.0"),  # a float B would break batchify later
+    ({"bptt": 0}, "expected bptt >= 1, got 0"),
+    ({"bptt": 4.0}, "expected bptt >= 1, got 4.0"),
+    ({"lr": 0.0}, "expected lr > 0, got 0.0"),
+    ({"lr": -1.0}, "expected lr > 0, got -1.0"),
+    ({"min_lr": -1e-4}, "expected 0 <= min_lr <= lr, got -0.0001"),
+    ({"lr": 1e-3, "min_lr": 2e-3}, "expected 0 <= min_lr <= lr, got 0.002"),
+    ({"weight_decay": -0.1}, "expected weight_decay >= 0, got -0.1"),
+    ({"clip": 0.0}, "expected clip > 0 or None, got 0.0"),
+    ({"warmup_steps": -1}, "expected warmup_steps >= 0, got -1"),
+    ({"max_steps": 0}, "expected max_steps >= 1 or None, got 0"),
+    ({"max_seconds": 0.0}, "expected max_seconds > 0 or None, got 0.0"),
+    ({"eval_every": 0}, "expected eval_every >= 1, got 0"),
+    ({"eval_batches": 0}, "expected eval_batches >= 1 or None, got 0"),
+    ({"amp_dtype": "float8"}, "expected amp_dtype in ['bfloat16', 'auto'] or None, got 'float8'"),
+])
+def test_config_error_message_names_the_rule_and_the_value(overrides, message):
+    # the whole message: a student reads which field, which rule and what they passed
+    with pytest.raises(ValueError) as err:
+        TrainConfig(**overrides)
+    assert str(err.value) == f"TrainConfig: {message}"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"batch_size": 1}, {"bptt": 1}, {"lr": 1e-9, "min_lr": 0.0}, {"min_lr": 0.0}, {"lr": 1e-3, "min_lr": 1e-3},
+    {"weight_decay": 0.0}, {"clip": None}, {"clip": 1e-6}, {"warmup_steps": 0}, {"max_steps": 1},
+    {"max_steps": None}, {"max_seconds": 1e-3}, {"max_seconds": None}, {"eval_every": 1}, {"eval_batches": 1},
+    {"eval_batches": None}, {"amp_dtype": None}, {"amp_dtype": "auto"}, {"amp_dtype": "bfloat16"},
+])
+def test_config_accepts_the_boundary_values(overrides):
+    # each limit is inclusive where the docs say >= (and min_lr may equal lr: a constant schedule)
+    config = TrainConfig(**overrides)
+    assert all(getattr(config, k) == v for k, v in overrides.items())
+
+
+def test_config_defaults_are_the_documented_ones():
+    # the class docstring states every default; the course's CPU runs rely on them
+    assert TrainConfig().to_dict() == dict(
+        batch_size=32, bptt=32, lr=7e-3, min_lr=0.0, weight_decay=0.1, betas=(0.9, 0.99), clip=1.0,
+        warmup_steps=50, max_steps=None, max_seconds=None, eval_every=200, eval_batches=50, seed=0,
+        carry_state=True, detach=True, amp_dtype="auto")
+
+
+def test_tiny_preset_is_a_short_float32_run_that_takes_overrides():
+    # the preset promises "a few fast steps": a finite step budget, and float32 (its comment: tiny
+    # models gain nothing from bf16). Its other values are not documented, so they are not pinned here.
+    tiny = TrainConfig.tiny()
+    assert tiny.max_steps is not None and tiny.max_steps < TrainConfig().eval_every
+    assert tiny.amp_dtype is None
+    assert TrainConfig.tiny(bptt=7, seed=3).to_dict() == {**tiny.to_dict(), "bptt": 7, "seed": 3}
+
+
+def test_to_dict_are_plain_json_ready_dicts():
+    import json
+
+    config = TrainConfig.tiny(seed=5)
+    assert json.loads(json.dumps(config.to_dict())) == {**config.to_dict(), "betas": list(config.betas)}
+    hist = History(step=[1, 2], train_loss=[2.0, 1.5], val_loss=[1.7], val_step=[2])
+    assert hist.to_dict() == {"step": [1, 2], "train_loss": [2.0, 1.5], "val_loss": [1.7], "val_step": [2],
+                              "grad_norm": [], "lr": [], "seconds": []}
+
+
+# ---------------------------------------------------------------- input checks and their messages
+
+@pytest.mark.parametrize("ids,got", [
+    ([0, 1, 2, 3], "list"),
+    (torch.zeros(10), "torch.float32 tensor of shape (10,)"),
+    (torch.zeros(2, 5, dtype=torch.long), "torch.int64 tensor of shape (2, 5)"),  # right dtype, wrong rank
+])
+def test_train_lm_names_the_bad_ids_argument(ids, got):
+    good = repetitive_ids(400)
+    with pytest.raises(ValueError) as err:
+        train_lm(RecordingLM(), ids, None, TrainConfig.tiny(), progress=False)
+    assert str(err.value) == f"train_lm train_ids: expected a 1-D LongTensor of token ids (N,), got {got}"
+    with pytest.raises(ValueError) as err:
+        train_lm(RecordingLM(), good, ids, TrainConfig.tiny(), progress=False)
+    assert str(err.value) == f"train_lm val_ids: expected a 1-D LongTensor of token ids (N,), got {got}"
+
+
+def test_train_lm_rejects_a_config_that_is_not_a_trainconfig():
+    with pytest.raises(TypeError) as err:
+        train_lm(RecordingLM(), repetitive_ids(400), None, {"max_steps": 3}, progress=False)
+    assert str(err.value) == "train_lm: expected config to be a TrainConfig, got dict"
+
+
+def test_detach_state_error_names_the_type_it_got():
+    with pytest.raises(TypeError) as err:
+        detach_state({"h": torch.zeros(1)})
+    assert str(err.value) == "detach_state: expected None, a Tensor or a tuple/list of them, got dict"
+
+
+# ---------------------------------------------------------------- bfloat16 choice
+
+def _set_cpu_flags(monkeypatch, amx: bool, avx512_bf16: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+
+
+def test_bfloat16_refusal_message_in_full(monkeypatch):
+    from lstm_course.training import _autocast
+
+    _set_cpu_flags(monkeypatch, False, False)
+    with pytest.raises(ValueError) as err:
+        _autocast(torch.device("cpu"), "bfloat16")
+    assert str(err.value) == ("amp_dtype='bfloat16': expected a CPU with AMX or AVX-512 BF16, got one with neither; "
+                              "use amp_dtype='auto' (float32 on this CPU) or None")
+
+
+def test_autocast_context_uses_bfloat16_or_is_off(monkeypatch):
+    from lstm_course.training import _autocast
+
+    _set_cpu_flags(monkeypatch, True, False)
+    on = _autocast(torch.device("cpu"), "bfloat16")
+    assert on.fast_dtype == torch.bfloat16 and on._enabled
+    assert not _autocast(torch.device("cpu"), None)._enabled
+    # on a GPU autocast's own default is float16, so the dtype must be passed; the context is only built
+    # here (no CUDA on this machine: torch warns and disables it), which is enough to read its dtype
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert _autocast(torch.device("cuda"), "bfloat16").fast_dtype == torch.bfloat16
+
+
+def test_auto_picks_bfloat16_on_a_gpu_that_supports_it(monkeypatch):
+    from lstm_course.training import resolve_amp_dtype
+
+    _set_cpu_flags(monkeypatch, False, False)  # the answer must come from the GPU, not from this CPU
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_amp_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_amp_dtype("auto", torch.device("cuda", 0)) == "bfloat16"
+    assert resolve_amp_dtype("auto", "cpu") is None
+
+
+def test_a_torch_without_the_cpu_flag_readers_keeps_float32(monkeypatch):
+    # torch < 2.3 lacks these private helpers: "auto" must fall back to float32, not crash
+    from lstm_course.training import _cpu_has_bf16, resolve_amp_dtype
+
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    assert _cpu_has_bf16() is False
+    assert resolve_amp_dtype("auto", "cpu") is None
