@@ -488,3 +488,119 @@ def test_a_torch_without_the_cpu_flag_readers_keeps_float32(monkeypatch):
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
     assert _cpu_has_bf16() is False
     assert resolve_amp_dtype("auto", "cpu") is None
+
+
+# ---------------------------------------------------------------- the learning-rate schedule, step by step
+
+def _cosine(k: int, config: TrainConfig, p: float) -> float:
+    # the documented schedule written out again (not via lr_at): linear warm-up, then cosine lr → min_lr
+    if k < config.warmup_steps:
+        return config.lr * (k + 1) / config.warmup_steps
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(p, 1.0)))
+
+
+@pytest.mark.parametrize("warmup,max_steps", [(3, 11), (2, 4), (0, 5)])
+def test_step_budget_schedule_reaches_min_lr_exactly_at_the_last_step(warmup, max_steps):
+    cfg = TrainConfig.tiny(bptt=10, lr=1e-2, min_lr=1e-3, warmup_steps=warmup, max_steps=max_steps)
+    hist = train_lm(RecordingLM(), repetitive_ids(400), None, cfg, progress=False)
+    expected = [_cosine(k, cfg, (k - warmup) / (max_steps - warmup - 1)) for k in range(max_steps)]
+    assert hist.lr == pytest.approx(expected, rel=1e-12)
+    assert hist.lr[-1] == pytest.approx(cfg.min_lr, rel=1e-12)
+
+
+class FakeClock:
+    """Stands in for the ``time`` module inside training: time moves only when the model runs a forward."""
+
+    def __init__(self, start: float = 1000.0, tick: float = 1 / 64):
+        self.now, self.tick = start, tick  # dyadic tick: sums are exact, so ">= max_seconds" is exact too
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class ClockedLM(RecordingLM):
+    def __init__(self, clock: FakeClock):
+        super().__init__()
+        self.clock = clock
+
+    def forward(self, x, state=None):
+        self.clock.now += self.clock.tick
+        return super().forward(x, state)
+
+
+@pytest.mark.parametrize("warmup", [2, 0])
+def test_time_budget_schedule_decays_over_the_seconds_after_warmup(monkeypatch, warmup):
+    import lstm_course.training as training
+
+    clock = FakeClock()
+    monkeypatch.setattr(training, "time", clock)
+    budget_ticks = 12
+    cfg = TrainConfig.tiny(bptt=10, lr=1e-2, min_lr=1e-3, warmup_steps=warmup, max_steps=None,
+                           max_seconds=budget_ticks * clock.tick)  # < 1 s: the budget is not rounded to seconds
+    hist = train_lm(ClockedLM(clock), repetitive_ids(400), None, cfg, progress=False)
+    # one tick per step: the step that reaches the budget is the last one, and seconds count from the start
+    assert hist.step == list(range(1, budget_ticks + 1))
+    assert hist.seconds == [k * clock.tick for k in range(1, budget_ticks + 1)]
+    # step k starts at k ticks; the cosine runs over the time left once warm-up ended (at `warmup` ticks)
+    expected = [_cosine(k, cfg, (k - warmup) / (budget_ticks - warmup)) for k in range(budget_ticks)]
+    assert hist.lr == pytest.approx(expected, rel=1e-12)
+
+
+def test_with_both_budgets_the_schedule_follows_the_one_closer_to_its_end(monkeypatch):
+    import lstm_course.training as training
+
+    clock = FakeClock()
+    monkeypatch.setattr(training, "time", clock)
+    # time runs out after 12 ticks, long before 100 steps: the time fraction leads
+    cfg = TrainConfig.tiny(bptt=10, warmup_steps=2, max_steps=100, max_seconds=12 * clock.tick)
+    hist = train_lm(ClockedLM(clock), repetitive_ids(400), None, cfg, progress=False)
+    expected = [_cosine(k, cfg, max((k - 2) / (100 - 2 - 1), (k - 2) / (12 - 2))) for k in range(12)]
+    assert len(hist.step) == 12 and hist.lr == pytest.approx(expected, rel=1e-12)
+
+
+# ---------------------------------------------------------------- optimiser set-up
+
+class SpareParamsLM(RecordingLM):
+    """RecordingLM plus a matrix and a bias that get zero gradients: only weight decay can move them."""
+
+    def __init__(self):
+        super().__init__()
+        self.spare_w = nn.Parameter(torch.ones(3, 3))
+        self.spare_b = nn.Parameter(torch.ones(3))
+
+    def forward(self, x, state=None):
+        logits, state = super().forward(x, state)
+        return logits + 0.0 * (self.spare_w.sum() + self.spare_b.sum()), state
+
+
+def test_weight_decay_shrinks_matrices_only():
+    model = SpareParamsLM()
+    cfg = TrainConfig.tiny(bptt=10, max_steps=6, weight_decay=0.3)
+    hist = train_lm(model, repetitive_ids(400), None, cfg, progress=False)
+    # AdamW's decoupled decay multiplies by (1 - lr * wd) each step; a zero gradient adds nothing else
+    shrink = math.prod(1 - lr * cfg.weight_decay for lr in hist.lr)
+    assert model.spare_w.detach() == pytest.approx(torch.full((3, 3), shrink), rel=1e-5)
+    assert torch.equal(model.spare_b.detach(), torch.ones(3))  # biases are not decayed
+
+
+@pytest.mark.parametrize("fused_available", [True, False])
+def test_adamw_gets_the_configured_betas_and_groups_with_or_without_the_fused_kernel(monkeypatch, fused_available):
+    built = []
+
+    class SpyAdamW(torch.optim.AdamW):
+        def __init__(self, params, **kwargs):
+            if kwargs.get("fused") and not fused_available:
+                raise RuntimeError("fused AdamW is not supported here")  # what an unsupported device raises
+            super().__init__(params, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(torch.optim, "AdamW", SpyAdamW)
+    model = SpareParamsLM()
+    cfg = TrainConfig.tiny(bptt=10, max_steps=2, betas=(0.8, 0.95), weight_decay=0.25)
+    hist = train_lm(model, repetitive_ids(400), None, cfg, progress=False)
+    assert len(built) == 1 and len(hist.step) == 2
+    groups = built[0].param_groups
+    assert [g["betas"] for g in groups] == [(0.8, 0.95)] * 2
+    assert [g["weight_decay"] for g in groups] == [0.25, 0.0]
+    assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.parameters() if p.dim() >= 2}
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.parameters() if p.dim() < 2}
