@@ -604,3 +604,89 @@ def test_adamw_gets_the_configured_betas_and_groups_with_or_without_the_fused_ke
     assert [g["weight_decay"] for g in groups] == [0.25, 0.0]
     assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.parameters() if p.dim() >= 2}
     assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.parameters() if p.dim() < 2}
+
+
+# ---------------------------------------------------------------- epochs: where each one starts
+
+class InputsLM(RecordingLM):
+    """Records the input chunk of every training call; ``draw`` consumes torch's global RNG like dropout."""
+
+    def __init__(self, draw: bool = False):
+        super().__init__()
+        self.draw, self.inputs = draw, []
+
+    def forward(self, x, state=None):
+        if self.draw:
+            torch.rand(7)
+        if self.training:
+            self.inputs.append(x.clone())
+        return super().forward(x, state)
+
+
+def _epoch_offsets(model: InputsLM, streams: torch.Tensor, bptt: int) -> list[int]:
+    # an epoch begins where the state is reset; its first chunk (B, n) must be the column window
+    # streams[:, o:o+n] with n = min(bptt, L - 1 - o) for the offset o it started from
+    L, offsets = streams.size(1), []
+    for call, x in zip(model.calls, model.inputs):
+        if call["state_in"] is None:
+            found = [o for o in range(L - 1)
+                     if x.size(1) == min(bptt, L - 1 - o) and torch.equal(x, streams[:, o:o + x.size(1)])]
+            assert len(found) == 1, "an epoch started from a chunk that is not a column window of the streams"
+            offsets.append(found[0])
+    return offsets
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_first_epoch_starts_at_column_0_and_later_ones_at_every_offset_below_bptt(seed):
+    from lstm_course.data import batchify
+
+    ids = repetitive_ids(20)  # B=4 → L=5: with bptt=4 every epoch is one chunk and every offset 0..3 is usable
+    model = InputsLM()
+    train_lm(model, ids, None, TrainConfig.tiny(bptt=4, max_steps=40, seed=seed), progress=False)
+    offsets = _epoch_offsets(model, batchify(ids, 4), 4)
+    assert len(offsets) == 40 and offsets[0] == 0
+    assert set(offsets[1:]) == {0, 1, 2, 3}  # offset 3 leaves a 1-step chunk, still used
+
+
+def test_epoch_offsets_do_not_depend_on_the_models_own_randomness():
+    # dropout draws from torch's RNG; the data order must not change when a model adds or drops it
+    from lstm_course.data import batchify
+
+    ids = repetitive_ids(20)
+    runs = []
+    for draw in (False, True):
+        model = InputsLM(draw=draw)
+        train_lm(model, ids, None, TrainConfig.tiny(bptt=4, max_steps=30), progress=False)
+        runs.append(_epoch_offsets(model, batchify(ids, 4), 4))
+    assert runs[0] == runs[1]
+
+
+def test_streams_shorter_than_an_offset_still_train():
+    # L=5 with bptt=16: most drawn offsets leave fewer than 2 columns; such an epoch reads the full streams
+    model = InputsLM()
+    hist = train_lm(model, repetitive_ids(20), None, TrainConfig.tiny(bptt=16, max_steps=8), progress=False)
+    assert hist.step == list(range(1, 9))
+    assert all(x.size(1) >= 1 for x in model.inputs)
+
+
+def test_without_limits_one_epoch_is_every_chunk_of_the_streams():
+    from lstm_course.data import batchify, tbptt_batches
+
+    ids = repetitive_ids(4 * 42)  # L=42: 41 targets, so bptt=10 leaves a last chunk of 1 step
+    chunks = list(tbptt_batches(batchify(ids, 4), 10))
+    model = InputsLM()
+    hist = train_lm(model, ids, None, TrainConfig.tiny(bptt=10, max_steps=None), progress=False)
+    assert len(hist.step) == len(chunks) and chunks[-1][0].size(1) == 1
+    assert all(torch.equal(x, cx) for x, (cx, _) in zip(model.inputs, chunks))
+
+
+def test_same_seed_same_history_other_seed_other_history():
+    def run(seed):
+        torch.manual_seed(123)  # same initial weights every time: only the config's seed varies
+        model = CharLM(CharLMConfig.tiny(vocab_size=6))
+        ids = repetitive_ids(300)
+        return train_lm(model, ids, None, TrainConfig.tiny(bptt=10, max_steps=12, seed=seed), progress=False)
+
+    a, b, c = run(0), run(0), run(1)
+    assert a.train_loss == b.train_loss and a.grad_norm == b.grad_norm
+    assert a.train_loss != c.train_loss  # no dropout in this model: the seed moves the later epochs' offsets
