@@ -690,3 +690,69 @@ def test_same_seed_same_history_other_seed_other_history():
     a, b, c = run(0), run(0), run(1)
     assert a.train_loss == b.train_loss and a.grad_norm == b.grad_norm
     assert a.train_loss != c.train_loss  # no dropout in this model: the seed moves the later epochs' offsets
+
+
+# ---------------------------------------------------------------- what the progress bar says
+
+def test_progress_bar_is_on_by_default_and_labelled(capsys):
+    import re
+
+    train_lm(RecordingLM(), repetitive_ids(400), None, TrainConfig.tiny(bptt=10, max_steps=2))
+    err = capsys.readouterr().err
+    assert re.search(r"^train: .*2/2 .*[\d?.](step/s|s/step)", err.replace("\r", "\n"), re.M), err
+
+
+def test_progress_bar_postfix_shows_the_latest_loss_lr_and_val(monkeypatch):
+    import lstm_course.training as training
+
+    shown = []
+
+    class SpyBar(training.tqdm):
+        def set_postfix(self, *args, **kwargs):
+            super().set_postfix(*args, **kwargs)
+            shown.append(self.postfix)
+
+    monkeypatch.setattr(training, "tqdm", SpyBar)
+    ids = repetitive_ids(600)
+    # eval after step 11 and 22; the losses reach the host in groups of 10 steps (at 10, 11, 21, 22)
+    hist = train_lm(RecordingLM(), ids[:500], ids[500:], TrainConfig.tiny(bptt=10, max_steps=22, eval_every=11),
+                    progress=False)
+    L, lr, V = hist.train_loss, hist.lr, hist.val_loss
+
+    def steps(i: int) -> str:  # after a flush at step i+1
+        return f"loss={L[i]:.3f}, lr={lr[i]:.2e}"
+
+    assert hist.val_step == [11, 22]
+    assert shown == [steps(9),
+                     steps(10), f"loss={L[10]:.3f}, val={V[0]:.3f}",
+                     f"{steps(20)}, val={V[0]:.3f}",
+                     f"{steps(21)}, val={V[0]:.3f}", f"loss={L[21]:.3f}, val={V[1]:.3f}"]
+
+
+def test_validation_uses_eval_batches_and_the_training_precision(monkeypatch):
+    import lstm_course.training as training
+
+    calls = []
+    real = training.evaluate_lm
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate_lm", spy)
+    _set_cpu_flags(monkeypatch, False, False)  # "auto" → float32 here, so it runs on any CPU
+    ids = repetitive_ids(1500)
+    cfg = TrainConfig.tiny(bptt=10, max_steps=4, eval_every=2, eval_batches=3, amp_dtype="auto")
+    checks = []
+
+    def on_eval(step, val):
+        # the reported loss is the one over the first eval_batches chunks, not over the whole text
+        checks.append((val, real(model, ids[500:], cfg.batch_size, cfg.bptt, max_batches=3),
+                       real(model, ids[500:], cfg.batch_size, cfg.bptt)))
+
+    model = RecordingLM()
+    train_lm(model, ids[:500], ids[500:], cfg, progress=False, on_eval=on_eval)
+    assert len(checks) == 2
+    for val, first_three, whole in checks:
+        assert val == pytest.approx(first_three, rel=1e-12) and val != pytest.approx(whole, rel=1e-6)
+    assert [c["amp_dtype"] for c in calls] == ["auto", "auto"]
