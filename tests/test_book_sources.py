@@ -210,3 +210,24 @@ def test_students_edition_strips_graded_cells_from_a_downloadable_notebook(tmp_p
     path.write_text(json.dumps({"cells": cells[:3], "metadata": {}}), encoding="utf-8")
     with pytest.raises(RuntimeError, match="without its solution-end"):
         _strip_notebook(path)
+
+
+# a call that draws a figure; import lines are dropped first (`from lstm_course.viz import plot_gates`)
+_DRAWS = re.compile(r"plt\.show\(|plt\.subplots\(|plt\.figure\(|\bplot_\w+\(")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_cell_that_draws_a_figure_gives_it_alt_text(path):
+    """myst-nb takes a figure's alt text from the cell's `mystnb.image.alt` metadata; without it the page shows
+    only the image's hashed file name to a screen reader. Checked here in a second, not after a 10-minute build."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    missing = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        code = "\n".join(l for l in "".join(cell["source"]).splitlines()
+                         if not l.lstrip().startswith(("from ", "import ")))
+        alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+        if _DRAWS.search(code) and len(alt.split()) < 5:
+            missing.append(f"cell {i}: {code.strip().splitlines()[0][:60]!r}")
+    assert not missing, f"{path.name}: figure cells without alt text (expected mystnb.image.alt metadata): {missing}"
