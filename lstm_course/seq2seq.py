@@ -354,7 +354,8 @@ def train_seq2seq(model: Seq2Seq, pairs: Sequence[tuple[str, str]], src_vocab: C
     Args:
         model, pairs, src_vocab, tgt_vocab: the model and its (source, target) training strings.
         steps: optimisation steps (>= 1). Default: 1000.
-        batch_size: pairs per step, drawn with replacement. Default: 64.
+        batch_size: pairs per step, drawn with replacement (``len(pairs)`` of them when the set is smaller).
+            Default: 64.
         lr: peak learning rate. Default: 3e-3.
         clip: max global gradient norm. Default: 1.0.
         seed: seed of the private generator that draws the batches. Default: 0.
