@@ -231,3 +231,23 @@ def test_every_cell_that_draws_a_figure_gives_it_alt_text(path):
         if _DRAWS.search(code) and len(alt.split()) < 5:
             missing.append(f"cell {i}: {code.strip().splitlines()[0][:60]!r}")
     assert not missing, f"{path.name}: figure cells without alt text (expected mystnb.image.alt metadata): {missing}"
+
+
+def test_make_charlm_fixes_the_settings_the_committed_model_was_trained_with():
+    """book/models/make_charlm.py must reproduce book/models/charlm.pt even after the package's defaults move, so it
+    spells out its configuration; this compares it with the configuration stored in the committed checkpoint."""
+    import importlib.util
+
+    from lstm_course.checkpoint import load_checkpoint
+
+    spec = importlib.util.spec_from_file_location("make_charlm", ROOT / "book/models/make_charlm.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    _, _, config, extra = load_checkpoint(ROOT / "book/models/charlm.pt")
+    for name, value in script.MODEL.items():
+        assert getattr(config, name) == value, f"MODEL[{name!r}]: expected {getattr(config, name)!r}, got {value!r}"
+    stored = extra["train_config"].to_dict()
+    for name, value in script.TRAIN.items():
+        if name not in ("max_steps", "max_seconds"):  # the README gives the budget the committed run stopped at
+            assert stored[name] == value, f"TRAIN[{name!r}]: expected {stored[name]!r}, got {value!r}"
+    assert set(script.TRAIN) | {"max_seconds", "carry_state", "detach"} >= set(stored), "a training setting is left to the defaults"
