@@ -386,7 +386,7 @@ def test_config_accepts_the_boundary_values(overrides):
 def test_config_defaults_are_the_documented_ones():
     # the class docstring states every default; the course's CPU runs rely on them
     assert TrainConfig().to_dict() == dict(
-        batch_size=32, bptt=32, lr=7e-3, min_lr=0.0, weight_decay=0.1, betas=(0.9, 0.99), clip=1.0,
+        batch_size=32, bptt=32, lr=2e-2, min_lr=0.0, weight_decay=0.1, betas=(0.9, 0.99), clip=1.0,
         warmup_steps=50, max_steps=None, max_seconds=None, eval_every=200, eval_batches=50, seed=0,
         carry_state=True, detach=True, amp_dtype="auto")
 
