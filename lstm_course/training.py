@@ -67,7 +67,7 @@ class TrainConfig:
     """
 
     # defaults chosen with benchmarks/charlm.py (1x384 CharLM, 180 s on 2 CPU cores; see benchmarks/README.md; lr 2e-2
-    # since the sixth sweep: 0.03 nats/char better than 7e-3 over 3 seeds in bf16, and in float32)
+    # since the sixth sweep: 0.03 nats/char better than 7e-3 over 3 seeds in bf16, and on one seed in float32)
     batch_size: int = 32
     bptt: int = 32
     lr: float = 2e-2
