@@ -2,7 +2,7 @@
 
 Small modules named for what they hold (see DESIGN.md for the symbol legend B, T, I, H, V):
 ``device``, ``vocab``, ``corpus``, ``data``, ``tagging``, ``dates``, ``cell``, ``numpy_cell``, ``models``,
-``seq2seq``, ``training``, ``checkpoint``, ``sampling``, ``metrics``, ``viz``, ``diagrams``, ``cli``, ``notebook``;
+``seq2seq``, ``optim``, ``training``, ``checkpoint``, ``sampling``, ``metrics``, ``viz``, ``diagrams``, ``cli``, ``notebook``;
 for instructors, the ``grading`` subpackage (nbgrader autograding; see DESIGN.md). Import the module you
 need, e.g. ``from lstm_course.models import CharLM``.
 """

@@ -129,6 +129,12 @@ class CharLM(nn.Module):
         """Number of distinct trainable parameters (tied weights counted once)."""
         return sum(p.numel() for p in self.parameters())
 
+    def matrix_blocks(self) -> list[tuple[nn.Parameter, int]]:
+        """The LSTM's weight matrices with the number of gate blocks each stacks, for
+        :class:`lstm_course.optim.Muon` (``TrainConfig(optimizer="muon")``): ``weight_ih_l{k}`` (4H, E or H) and
+        ``weight_hh_l{k}`` (4H, H) stack the i, f, g, o gates, so 4 blocks each."""
+        return [(w, 4) for name, w in self.lstm.named_parameters() if name.startswith(("weight_ih", "weight_hh"))]
+
 
 # --- chapter 1: RNN vs LSTM on a long-range task -------------------------------------------------
 

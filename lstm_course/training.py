@@ -10,7 +10,8 @@ One optimisation step = one TBPTT chunk:
    ids cut into B contiguous streams (:func:`lstm_course.data.batchify`, shape (B, L)).
 2. ``logits, state = model(x, state)``; loss = mean cross-entropy in nats per character.
 3. Backward, global grad-norm clipping (the *pre*-clip norm goes into ``History.grad_norm``),
-   AdamW step with a linear-warmup + cosine learning-rate schedule.
+   AdamW step with a linear-warmup + cosine learning-rate schedule (with ``optimizer="muon"``, the matrices the
+   model names in ``matrix_blocks()`` take a :class:`lstm_course.optim.Muon` step instead).
 4. The state returned for chunk k is passed to chunk k+1 (``carry_state=True``) after
    :func:`detach_state`, so its *values* flow on while backward stops at the chunk boundary.
    With ``detach=False`` the second backward fails: the graph of chunk k was freed.
@@ -31,10 +32,12 @@ from tqdm.auto import tqdm
 
 from lstm_course.data import batchify, tbptt_batches
 from lstm_course.device import model_device
+from lstm_course.optim import build_optimizers
 
 __all__ = ["TrainConfig", "History", "detach_state", "lr_at", "train_lm", "evaluate_lm", "resolve_amp_dtype"]
 
 _AMP_DTYPES = {"bfloat16": torch.bfloat16}
+_OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
@@ -44,10 +47,10 @@ class TrainConfig:
     Args:
         batch_size: B, number of parallel TBPTT streams. Default: 32.
         bptt: T, time steps per chunk (backprop stops at chunk boundaries). Default: 32.
-        lr: peak learning rate of AdamW. Default: 2e-2.
+        lr: peak learning rate (of AdamW, and of Muon times ``muon_lr_scale``). Default: 2e-2.
         min_lr: learning rate at the end of the cosine decay. Default: 0.0 (the decay ends exactly when the
             step or time budget does, so the last steps average the weights down instead of stopping at a high lr).
-        weight_decay: AdamW decoupled weight decay, applied to matrices only (not biases). Default: 0.1.
+        weight_decay: decoupled weight decay (AdamW's, and Muon's), applied to matrices only (not biases). Default: 0.1.
         betas: AdamW betas. Default: (0.9, 0.99).
         clip: max global gradient L2 norm, ``None`` = no clipping (the norm is still recorded). Default: 1.0.
         warmup_steps: linear warm-up from ``lr / warmup_steps`` to ``lr``. Default: 50.
@@ -60,6 +63,12 @@ class TrainConfig:
         seed: seeds torch's RNG (dropout) and the per-epoch stream offsets. Default: 0.
         carry_state: pass the final state of chunk k to chunk k+1; ``False`` starts every chunk from zeros. Default: True.
         detach: detach the carried state (TBPTT). ``False`` shows why detaching is needed. Default: True.
+        optimizer: ``"adamw"``: AdamW for every parameter; ``"muon"``: :class:`lstm_course.optim.Muon` for the
+            weight matrices that ``model.matrix_blocks()`` lists (a CharLM's LSTM weights, one Newton-Schulz
+            orthogonalisation per gate), AdamW for the rest (embeddings, output layer, biases). Default: ``"adamw"``.
+        muon_lr_scale: Muon's learning rate as a multiple of ``lr``. Default: 1.0.
+        muon_momentum: Muon's momentum. Default: 0.95.
+        muon_ns_steps: Muon's Newton-Schulz iterations per step. Default: 3.
         amp_dtype: ``"bfloat16"`` runs forward passes under ``torch.autocast`` with that dtype on the model's
             device type (fast on CPUs with AMX-bf16 and on recent GPUs); ``None`` = full float32; ``"auto"`` =
             bfloat16 where the device computes it natively, else float32 (:func:`resolve_amp_dtype`). Default: ``"auto"``
@@ -83,6 +92,10 @@ class TrainConfig:
     seed: int = 0
     carry_state: bool = True
     detach: bool = True
+    optimizer: str = "adamw"
+    muon_lr_scale: float = 1.0
+    muon_momentum: float = 0.95
+    muon_ns_steps: int = 3
     amp_dtype: str | None = "auto"
 
     def __post_init__(self) -> None:
@@ -101,6 +114,11 @@ class TrainConfig:
         check(self.max_seconds is None or self.max_seconds > 0, "max_seconds > 0 or None", self.max_seconds)
         check(self.eval_every >= 1, "eval_every >= 1", self.eval_every)
         check(self.eval_batches is None or self.eval_batches >= 1, "eval_batches >= 1 or None", self.eval_batches)
+        check(self.optimizer in _OPTIMIZERS, f"optimizer in {list(_OPTIMIZERS)}", self.optimizer)
+        check(self.muon_lr_scale > 0, "muon_lr_scale > 0", self.muon_lr_scale)
+        check(0 <= self.muon_momentum < 1, "0 <= muon_momentum < 1", self.muon_momentum)
+        check(isinstance(self.muon_ns_steps, int) and self.muon_ns_steps >= 1, "muon_ns_steps >= 1",
+              self.muon_ns_steps)
         check(self.amp_dtype is None or self.amp_dtype == "auto" or self.amp_dtype in _AMP_DTYPES,
               f"amp_dtype in {sorted(_AMP_DTYPES) + ['auto']} or None", self.amp_dtype)
 
@@ -110,6 +128,15 @@ class TrainConfig:
         values: dict[str, Any] = dict(batch_size=4, bptt=16, lr=1e-2, min_lr=1e-3, warmup_steps=2,
                                       max_steps=20, eval_every=10, eval_batches=4,
                                       amp_dtype=None)  # float32: tiny models gain nothing from bf16
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def shakespeare(cls, **overrides: Any) -> "TrainConfig":
+        """The defaults plus Muon (at 0.66 times ``lr``) for the LSTM's gate matrices: what ``benchmarks/charlm.py``
+        and ``python -m lstm_course train`` train ``CharLMConfig.shakespeare`` with (eighth sweep,
+        benchmarks/README.md)."""
+        values: dict[str, Any] = dict(optimizer="muon", muon_lr_scale=0.66)
         values.update(overrides)
         return cls(**values)
 
@@ -299,16 +326,10 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | 
     if max_steps is None and config.max_seconds is None:
         max_steps = chunks_per_epoch
 
-    # decay matrices (embeddings, weight_ih/hh, output layer) but not biases: minGPT's grouping
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
-    try:  # the fused kernel is several times faster than the per-tensor loop, on CPU too
-        optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=True)
-    except (RuntimeError, ValueError):  # a device or dtype the fused kernel does not support
-        optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
-
+    # bfloat16 Newton-Schulz products where training runs in bfloat16: they are most of Muon's cost
+    ns_dtype = _AMP_DTYPES.get(resolve_amp_dtype(config.amp_dtype, device) or "")
+    optimizers = build_optimizers(model, params, config, ns_dtype)
     history = History()
     pending: list[tuple[int, torch.Tensor, torch.Tensor, float, float]] = []
     bar = tqdm(total=max_steps, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
@@ -359,8 +380,9 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | 
                 if config.max_seconds is not None and warmup_end_seconds is not None:
                     fracs.append((elapsed - warmup_end_seconds) / max(1e-9, config.max_seconds - warmup_end_seconds))
                 lr = lr_at(step, config, max(fracs) if fracs else 0.0)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                for optimizer in optimizers:
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr * group["lr_scale"]
 
                 if not config.carry_state:
                     state = None
@@ -369,11 +391,13 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | 
                 with _autocast(device, config.amp_dtype):
                     logits, state = model(x, state)  # (B, T, V)
                 loss = _loss(logits, y)
-                optimizer.zero_grad(set_to_none=True)
+                for optimizer in optimizers:
+                    optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 # clip_grad_norm_ returns the total norm *before* clipping; max_norm=inf only measures it
                 norm = nn.utils.clip_grad_norm_(params, config.clip if config.clip is not None else math.inf)
-                optimizer.step()
+                for optimizer in optimizers:
+                    optimizer.step()
 
                 step += 1
                 seconds = time.perf_counter() - start

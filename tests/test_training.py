@@ -388,7 +388,15 @@ def test_config_defaults_are_the_documented_ones():
     assert TrainConfig().to_dict() == dict(
         batch_size=32, bptt=32, lr=2e-2, min_lr=0.0, weight_decay=0.1, betas=(0.9, 0.99), clip=1.0,
         warmup_steps=50, max_steps=None, max_seconds=None, eval_every=200, eval_batches=50, seed=0,
-        carry_state=True, detach=True, amp_dtype="auto")
+        carry_state=True, detach=True, optimizer="adamw", muon_lr_scale=1.0, muon_momentum=0.95, muon_ns_steps=3,
+        amp_dtype="auto")
+
+
+def test_shakespeare_preset_is_the_defaults_plus_muon_and_takes_overrides():
+    # benchmarks/charlm.py trains with it: everything but the optimizer stays the documented defaults
+    preset = TrainConfig.shakespeare().to_dict()
+    assert preset == {**TrainConfig().to_dict(), "optimizer": "muon", "muon_lr_scale": 0.66}
+    assert TrainConfig.shakespeare(max_seconds=9.0, seed=2).to_dict() == {**preset, "max_seconds": 9.0, "seed": 2}
 
 
 def test_tiny_preset_is_a_short_float32_run_that_takes_overrides():
