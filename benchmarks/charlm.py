@@ -2,11 +2,11 @@
 
     python benchmarks/charlm.py --text PATH --seconds S [--threads N] [--device D] [--json OUT] [--save MODEL.pt]
 
-Trains ``CharLM(CharLMConfig.shakespeare(V))`` with ``train_lm`` and the default ``TrainConfig``
-(only ``max_seconds`` is set, to S) on the first 90% of the text for S seconds of wall time, then
-scores the last 10% (held out, never trained on) with ``evaluate_lm``: mean nats per character over
-the whole validation text, state carried through it, in float32. The final evaluation is not part
-of the budget; no evaluation happens during training. The last printed line is
+Trains ``CharLM(CharLMConfig.shakespeare(V))`` with ``train_lm`` and ``TrainConfig.shakespeare()`` (the
+defaults plus Muon for the LSTM's gate matrices; only ``max_seconds`` is set, to S) on the first 90% of the
+text for S seconds of wall time, then scores the last 10% (held out, never trained on) with ``evaluate_lm``:
+mean nats per character over the whole validation text, state carried through it, in float32. The final
+evaluation is not part of the budget; no evaluation happens during training. The last printed line is
 ``val_nats_per_char=<value> val_bits_per_char=<value>``.
 
 ``--model-set name=value`` / ``--train-set name=value`` (repeatable) override single fields of the
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = get_device(args.device)
 
     model_cfg = override_fields(CharLMConfig.shakespeare(len(vocab)), args.model_set, "--model-set", p)
-    train_cfg = override_fields(TrainConfig(max_seconds=args.seconds), args.train_set, "--train-set", p)
+    train_cfg = override_fields(TrainConfig.shakespeare(max_seconds=args.seconds), args.train_set, "--train-set", p)
     torch.manual_seed(train_cfg.seed)
     model = CharLM(model_cfg).to(device)
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     m, t = model_cfg, train_cfg
     print(f"CharLM {m.num_layers}x{m.hidden_size} (E={m.embed_dim}, dropout={m.dropout}, {record['parameters']:,} "
-          f"parameters); B={t.batch_size} T={t.bptt} lr={t.lr} amp={t.amp_dtype}; device={device}, "
+          f"parameters); B={t.batch_size} T={t.bptt} {t.optimizer} lr={t.lr} amp={t.amp_dtype}; device={device}, "
           f"threads={record['threads']}, torch {torch.__version__}, load average {record.get('load_average')}")
     print_table(["measure", "value"], [
         ["training wall time (s)", train_seconds], ["steps", steps], ["characters trained", chars],

@@ -4,11 +4,13 @@
                               [--models lstm transformer] [--lstm-set NAME=VALUE] [--lstm-train-set NAME=VALUE]
                               [--gpt-set NAME=VALUE] [--gpt-train-set NAME=VALUE] [--json OUT]
 
-For each seed, each model is trained by the course's own ``lstm_course.training.train_lm`` (AdamW, warm-up and
-cosine decay to the end of the budget, clipping, the same ``amp_dtype="auto"``) on the first 90% of the text for S
-seconds of wall time, one model after the other in the same process and threads:
+For each seed, each model is trained by the course's own ``lstm_course.training.train_lm`` (Muon for the weight
+matrices each model lists in ``matrix_blocks()`` and AdamW for the rest, warm-up and cosine decay to the end of the
+budget, clipping, the same ``amp_dtype="auto"``) on the first 90% of the text for S seconds of wall time, one model
+after the other in the same process and threads:
 
-- ``lstm``: ``CharLM(CharLMConfig.shakespeare(V))`` with the default ``TrainConfig`` (what benchmarks/charlm.py runs);
+- ``lstm``: ``CharLM(CharLMConfig.shakespeare(V))`` with ``TrainConfig.shakespeare()`` (what benchmarks/charlm.py
+  runs);
 - ``transformer``: ``CharTransformer(GPTConfig.cpu_180s(V))`` from benchmarks/transformer.py with
   ``train_config_cpu_180s()`` (T = its context length).
 
@@ -79,7 +81,8 @@ def _builders(vocab_size: int, seconds: float, args: argparse.Namespace,
     command line's overrides applied."""
     lstm_cfg = override_fields(CharLMConfig.shakespeare(vocab_size), args.lstm_set, "--lstm-set", parser)
     gpt_cfg = override_fields(GPTConfig.cpu_180s(vocab_size), args.gpt_set, "--gpt-set", parser)
-    lstm_train = override_fields(TrainConfig(max_seconds=seconds), args.lstm_train_set, "--lstm-train-set", parser)
+    lstm_train = override_fields(TrainConfig.shakespeare(max_seconds=seconds), args.lstm_train_set,
+                                 "--lstm-train-set", parser)
     gpt_train = override_fields(train_config_cpu_180s(max_seconds=seconds), args.gpt_train_set,
                                 "--gpt-train-set", parser)
     if gpt_train.bptt > gpt_cfg.block_size:

@@ -68,9 +68,10 @@ class GPTConfig:
 
 
 def train_config_cpu_180s(max_seconds: float | None = None, seed: int = 0) -> TrainConfig:
-    """``train_lm`` settings for :meth:`GPTConfig.cpu_180s`: T = the block size, the rest chosen by the sweep."""
+    """``train_lm`` settings for :meth:`GPTConfig.cpu_180s`: T = the block size, the rest chosen by the sweep
+    (since rows t14-t17: Muon for the blocks' matrices, at twice the lr)."""
     return TrainConfig(batch_size=32, bptt=64, lr=5e-3, warmup_steps=100, weight_decay=0.1, clip=1.0,
-                       betas=(0.9, 0.99), max_seconds=max_seconds, seed=seed)
+                       betas=(0.9, 0.99), optimizer="muon", muon_lr_scale=2.0, max_seconds=max_seconds, seed=seed)
 
 
 class CausalSelfAttention(nn.Module):
@@ -146,6 +147,13 @@ class CharTransformer(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())  # the tied matrix counts once
+
+    def matrix_blocks(self) -> list[tuple[nn.Parameter, int]]:
+        """The blocks' weight matrices for ``TrainConfig(optimizer="muon")``: the stacked (3D, D) query/key/value
+        matrix as 3 blocks (q, k and v are three maps, as an LSTM's gates are four), the others as one each. The tied
+        embedding/output matrix and the position embeddings stay with AdamW."""
+        return [(m.weight, 3 if m is block.attn.qkv else 1) for block in self.blocks
+                for m in (block.attn.qkv, block.attn.proj, block.mlp.fc, block.mlp.proj)]
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, None]:
         """``x`` (B, T) character ids, T <= block_size → (logits (B, T, V), ``None``); ``state`` is ignored."""

@@ -7,8 +7,9 @@ Bad input (a missing file, an unknown character in the prompt, a negative temper
 machine lacks, a checkpoint that is not one …) prints one line on stderr and exits with status 2,
 without a traceback; a failed download exits with status 1.
 
-``train`` uses the package's measured defaults, including :class:`~lstm_course.training.TrainConfig`'s
-``amp_dtype="auto"``: bfloat16 autocast where the hardware computes it natively, float32 elsewhere.
+``train`` uses the package's measured settings, :meth:`~lstm_course.training.TrainConfig.shakespeare` (Muon for
+the LSTM's gate matrices) with ``amp_dtype="auto"``: bfloat16 autocast where the hardware computes it natively,
+float32 elsewhere.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ __all__ = ["main", "build_parser"]
 
 PRESETS = {
     "tiny": (CharLMConfig.tiny, TrainConfig.tiny),
-    "shakespeare": (CharLMConfig.shakespeare, TrainConfig),
+    "shakespeare": (CharLMConfig.shakespeare, TrainConfig.shakespeare),
 }
 
 
@@ -96,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a CharLM on a corpus and save a checkpoint",
                        description="Train a CharLM with TBPTT on a corpus (90% train, 5% validation, 5% test, "
                                    "in order) and save model + vocabulary + configs to --out (atomically). "
-                                   "The 'shakespeare' preset uses the package's measured defaults (TrainConfig), "
+                                   "The 'shakespeare' preset uses the package's measured settings "
+                                   "(TrainConfig.shakespeare: Muon for the LSTM's matrices), "
                                    "including amp_dtype='auto': bfloat16 autocast on hardware with native "
                                    "bfloat16, float32 elsewhere (see --amp).")
     t.add_argument("--text", required=True, metavar="SOURCE",

@@ -150,6 +150,7 @@ def test_charlm_trains_briefly_and_reports_held_out_loss(small_text: Path, tmp_p
     # held-out split: the last 10% of the characters
     assert rec["val_chars"] == rec["text_chars"] - int(rec["text_chars"] * 0.9)
     assert rec["model_config"]["hidden_size"] == 16 and rec["train_config"]["max_seconds"] == 2
+    assert rec["train_config"]["optimizer"] == "muon"  # TrainConfig.shakespeare(), what the README's figures used
     assert rec["amp_dtype_used"] == "float32"  # the override below is kept, and the JSON says what ran
     # the training curve for the Speed chapter's plot: at most 200 points, in step order, ending at the last step
     curve = rec["curve"]
@@ -186,6 +187,8 @@ def test_peer_runs_both_models_per_seed_and_scores_both_ways(small_text: Path, t
     for r in rec["runs"]:
         assert r["steps"] >= 1 and r["train_config"]["seed"] == r["seed"] and r["train_config"]["max_seconds"] == 1
         assert 0 < r["val_nats_windows"] < math.log(rec["vocab_size"]) + 1
+        # both train with Muon for their hidden matrices, as their presets say
+        assert r["train_config"]["optimizer"] == "muon"
         # only the LSTM has a state to carry through the held-out text
         assert (r["val_nats_carried"] is None) == (r["model"] == "transformer")
     lstm = [r["val_nats_windows"] for r in rec["runs"] if r["model"] == "lstm"]
@@ -230,6 +233,20 @@ def test_window_scoring_reads_every_window_from_scratch() -> None:
     assert torch.equal(before[0, :-1], after[0, :-1]) and not torch.equal(before[0, -1], after[0, -1])
     with pytest.raises(ValueError, match="expected at most block_size=12"):
         gpt(ids[:13][None])
+
+
+def test_transformer_gives_muon_its_block_matrices_and_leaves_embeddings_to_adamw() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from transformer import CharTransformer, GPTConfig
+    finally:
+        sys.path.remove(str(BENCH))
+    gpt = CharTransformer(GPTConfig(vocab_size=7, block_size=12, n_layer=2, n_head=2, n_embd=8))
+    named = {id(p): k for p, k in gpt.matrix_blocks()}
+    expected = {id(b.attn.qkv.weight): 3 for b in gpt.blocks}  # q, k, v: three maps in one (3D, D) matrix
+    expected |= {id(m.weight): 1 for b in gpt.blocks for m in (b.attn.proj, b.mlp.fc, b.mlp.proj)}
+    assert named == expected
+    assert id(gpt.tok_emb.weight) not in named and id(gpt.pos_emb.weight) not in named  # (the head is tied to tok_emb)
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["four", "with-torch-compile"])

@@ -199,7 +199,7 @@ def test_train_uses_the_preset_defaults_and_amp_overrides_only_the_precision(pre
     (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
     args = ["train", "--text", "tiny.txt", "--out", "m.pt", "--preset", preset, "--quiet"]
     assert main(args + (["--amp", amp] if amp else [])) == 0
-    base = TrainConfig() if preset == "shakespeare" else TrainConfig.tiny()
+    base = TrainConfig.shakespeare() if preset == "shakespeare" else TrainConfig.tiny()
     assert seen["config"] == TrainConfig(**{**base.to_dict(), "amp_dtype": expected})
     err = capsys.readouterr().err
     assert ("bfloat16 autocast" in err) == (expected == "bfloat16" or (expected == "auto" and cli.resolve_amp_dtype(

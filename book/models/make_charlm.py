@@ -30,7 +30,7 @@ from lstm_course.vocab import CharVocab
 # budget so a re-run is the same run
 MODEL = dict(embed_dim=64, hidden_size=384, num_layers=1, dropout=0.0)
 TRAIN = dict(batch_size=32, bptt=32, lr=7e-3, min_lr=0.0, weight_decay=0.1, betas=(0.9, 0.99), clip=1.0, warmup_steps=50,
-             max_steps=9000, eval_every=1000, eval_batches=20, seed=0, amp_dtype="auto")
+             max_steps=9000, eval_every=1000, eval_batches=20, seed=0, amp_dtype="auto", optimizer="adamw")
 
 
 def main() -> None:
