@@ -12,8 +12,8 @@ then gets no grade for the parts that worked, no feedback, and ``nbgrader autogr
   before it (except cells that broke the kernel), and carries on: later tests earn their points;
 - keeps at most ``max_output_chars`` characters of output per cell (a cell printing 50 MB would
   otherwise be kept whole in memory, in the graded notebook and in the feedback HTML); error outputs
-  are shortened, never dropped, because an error is what fails a test. The judge's probe cells
-  (``judge.py``) get their own, larger cap: their output is the data the verdict is computed from.
+  are shortened, never dropped. The kernel decides no points (``judge.py`` runs the graded functions in a
+  probe process of its own); what it shows is the student's feedback.
 """
 from __future__ import annotations
 
@@ -41,8 +41,6 @@ class GradingExecute(Execute):
                               "(RLIMIT_FSIZE); 0 = no cap.").tag(config=True)
     sandbox = Bool(True, help="Confine the grading kernel's file access with Landlock.").tag(config=True)
     max_output_chars = Integer(100_000, help="Characters of output kept per cell; -1 = all.").tag(config=True)
-    max_probe_chars = Integer(64 * 2**20, help="Characters of output kept per probe cell of the judge (its "
-                              "results, as data; judge.py).").tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are "
                            "marked as not run.").tag(config=True)
 
@@ -105,9 +103,6 @@ class GradingExecute(Execute):
     # ---------------------------------------------------------------------------------- output caps
     def output(self, outs, msg, display_id, cell_index):
         limit = self.max_output_chars
-        if 0 <= cell_index < len(self.nb.cells) and self.nb.cells[cell_index].get("metadata", {}).get(
-                "lstm_course_probe"):
-            limit = self.max_probe_chars
         content = msg.get("content", {})
         if limit >= 0 and msg.get("msg_type") == "error":
             content["evalue"] = _shorten(str(content.get("evalue", "")), limit)

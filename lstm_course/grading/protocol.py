@@ -1,21 +1,25 @@
-"""How probe inputs and results travel between the judge (nbgrader's process) and the student's kernel.
+"""How probe inputs and results travel between the judge (nbgrader's process) and the probe process.
 
 Both directions carry data only: a ``torch.save`` archive of tensors, numbers, strings, booleans and
-lists/tuples/dicts of them, base64-encoded, read with ``torch.load(..., weights_only=True)``, which builds no
-object and calls no function named in the data. Inputs go into the probe cell's source; results come back as
-one line of the probe cell's standard output::
+lists/tuples/dicts of them, read with ``torch.load(..., weights_only=True)``, which builds no object and calls no
+function named in the data. The job (the cells to run, the inputs, a secret key) goes to the probe's standard
+input; each result comes back as one line of its standard output::
 
-    LSTM-COURSE-PROBE <function> <base64 archive>
+    LSTM-COURSE-PROBE <function> <base64 archive> <HMAC-SHA256 of "<function> <base64 archive>", hex>
 
-Imported in the kernel by the probe cells (``checks/*.py``) and in the grader by ``judge.py``: one format,
-written once.
+A line whose signature is wrong is not decoded at all (student code in the probe never sees the key). Before an
+archive is loaded its zip directory is read: every member must be stored uncompressed (``torch.save`` never
+compresses) and the members together no larger than the cap, so no archive inflates in the judge's memory.
+
+The probe side of the format is ``probe_runner.py`` (standalone: it cannot import this package).
 """
 from __future__ import annotations
 
 import base64
+import hmac
 import io
-import sys
-from typing import Any, Callable
+import zipfile
+from typing import Any
 
 import torch
 
@@ -24,13 +28,32 @@ MAX_RESULT_BYTES = 8 * 2**20  # one function's results; larger is "oversized" an
 
 
 class ProbeError(ValueError):
-    """A result the judge cannot use: missing, malformed, oversized, or of the wrong kind."""
+    """A result the judge cannot use: missing, malformed, oversized, forged, or of the wrong kind."""
 
 
-def encode(obj: Any) -> str:
+def encode(obj: Any) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def sign(key: bytes, function: str, blob: str) -> str:
+    return hmac.new(key, f"{function} {blob}".encode(), "sha256").hexdigest()
+
+
+def check_archive(raw: bytes, max_bytes: int = MAX_RESULT_BYTES) -> None:
+    """Refuse an archive before anything is inflated: compressed members, or more than ``max_bytes`` in all."""
+    if len(raw) > max_bytes:
+        raise ProbeError(f"oversized result ({len(raw)} bytes)")
+    try:
+        members = zipfile.ZipFile(io.BytesIO(raw)).infolist()
+    except Exception as err:
+        raise ProbeError(f"malformed result ({type(err).__name__}: {str(err)[:200]})") from None
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+        raise ProbeError("malformed result (a compressed member: torch.save never writes one)")
+    total = sum(m.file_size for m in members)
+    if total > max_bytes:
+        raise ProbeError(f"oversized result ({total} bytes once unpacked)")
 
 
 def decode(text: str, max_bytes: int = MAX_RESULT_BYTES) -> Any:
@@ -38,64 +61,27 @@ def decode(text: str, max_bytes: int = MAX_RESULT_BYTES) -> Any:
         raise ProbeError(f"oversized result ({len(text)} characters)")
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except Exception as err:
+        raise ProbeError(f"malformed result ({type(err).__name__}: {str(err)[:200]})") from None
+    check_archive(raw, max_bytes)
+    try:
         return torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
-    except Exception as err:  # anything a forged blob can raise
+    except Exception as err:  # anything a damaged archive can raise
         raise ProbeError(f"malformed result ({type(err).__name__}: {str(err)[:200]})") from None
 
 
-def parse(stdout: str) -> dict[str, list[str]]:
-    """function -> every archive the probe output holds for it (the judge accepts exactly one)."""
+def parse(stdout: str, key: bytes) -> tuple[dict[str, list[str]], int]:
+    """function -> every correctly signed archive the output holds for it; and the number of forged lines."""
     found: dict[str, list[str]] = {}
+    forged = 0
     for line in stdout.splitlines():
         parts = line.strip().split(" ")
-        if len(parts) == 3 and parts[0] == MARKER:
-            found.setdefault(parts[1], []).append(parts[2])
-    return found
-
-
-# ------------------------------------------------------------------------------------ kernel side
-def emit(function: str, results: dict) -> None:
-    """Print one function's results (in the kernel, at the end of its probe cell)."""
-    try:
-        line = f"{MARKER} {function} {encode(results)}"
-    except Exception as err:  # e.g. an object that torch.save cannot store
-        line = f"{MARKER} {function} {encode({'probe_error': f'{type(err).__name__}: {err}'[:300]})}"
-    sys.__stdout__.flush()
-    print(line, flush=True)
-
-
-def probe(notebook: str, function: str, namespace: dict, blob: str) -> None:
-    """A probe cell's body: run ``function`` from the student's ``namespace`` on the inputs, print the results."""
-    import importlib
-    checks = importlib.import_module(f"{__package__}.checks.{notebook}")
-    inputs = decode(blob, max_bytes=64 * 2**20)
-    device = namespace.get("DEVICE")
-    device = device if isinstance(device, torch.device) else torch.device("cpu")
-    if function not in namespace:
-        emit(function, {"probe_error": f"{function} is not defined (its cell raised an error or was never run)"})
-        return
-    emit(function, checks.run(function, namespace, inputs, device))
-
-
-def plain(value: Any) -> Any:
-    """A returned value as data: a plain tensor (detached, on the CPU), a number, or a description of it."""
-    if type(value) is torch.Tensor:
-        return value.detach().to("cpu", copy=True)
-    if type(value) in (int, float, bool, str) or value is None:
-        return value
-    if type(value) in (tuple, list):
-        return {"container": type(value).__name__, "items": [plain(v) for v in value]}
-    return f"<{type(value).__module__}.{type(value).__qualname__}>"
-
-
-def attempt(fn: Callable, *args: Any, **kwargs: Any) -> tuple[str, Any]:
-    """("ok", result) or ("error", "ExceptionType: message")."""
-    try:
-        return "ok", fn(*args, **kwargs)
-    except BaseException as err:  # noqa: BLE001 -- a student's function can raise anything, KeyboardInterrupt too
-        if isinstance(err, KeyboardInterrupt):
-            raise
-        return "error", f"{type(err).__name__}: {str(err)[:300]}"
+        if len(parts) == 4 and parts[0] == MARKER:
+            if hmac.compare_digest(sign(key, parts[1], parts[2]), parts[3]):
+                found.setdefault(parts[1], []).append(parts[2])
+            else:
+                forged += 1
+    return found, forged
 
 
 def tensor(value: Any, what: str) -> torch.Tensor:

@@ -1,13 +1,14 @@
 """The judge's checks for ``backward``: ``lstm_step_backward`` and ``lstm_backward``, in NumPy.
 
 ``make_inputs`` (judge) draws the weights, inputs and upstream gradients from the judge's secret generator and runs
-the forward pass itself (:mod:`lstm_course.numpy_cell`), so the probe receives ready caches; ``run`` (kernel, in a
-probe cell) rebuilds the caches, calls the student's function and returns every returned array as a tensor, with
-the inputs as they were after the call; ``verdict`` (judge) recomputes the package's own backward
+the forward pass itself (:mod:`lstm_course.numpy_cell`), so the probe receives ready caches; the probe process
+(``probe_runner.py``) rebuilds the caches, calls the student's function and returns every returned array as a
+tensor, with the inputs as they were after the call; ``verdict`` (judge) recomputes the package's own backward
 (``numpy_cell.lstm_step_backward`` / ``lstm_backward``, checked against autograd and finite differences in
 tests/test_numpy_cell.py) and returns the failures, each tagged with the test cell it costs ("visible": both test
 cells of the function, "hidden": the hidden one). While ``lstm_backward`` is probed, ``lstm_step_backward`` is the
-package's, so a wrong step costs points in its own function only.
+probe's ``standin_step`` (not an LSTM's backward, and no answer to call): the BPTT loop is replayed here with the
+same stand-in, so a wrong step costs points in its own function only.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import math
 import numpy as np
 import torch
 
-from ..protocol import ProbeError, attempt, plain, tensor
+from ..probe_runner import standin_step
+from ..protocol import ProbeError, tensor
 
 FUNCTIONS = ("lstm_step_backward", "lstm_backward")
 NO_PYTORCH_LSTM = FUNCTIONS  # nn.LSTM's output is not a backward pass written by hand
@@ -88,63 +90,6 @@ def make_inputs(gen: torch.Generator) -> dict[str, dict]:
         seqs.append(dict(caches=_forward(x, h0, c0, W_ih, W_hh, b), dhs=dhs, W_ih=W_ih, W_hh=W_hh,
                          dc_T=r(B, H, dtype=dtype) if given else None))
     return {"lstm_step_backward": {"cases": steps}, "lstm_backward": {"cases": seqs}}
-
-
-# ------------------------------------------------------------------------------- kernel side: the probe
-def run(function: str, ns: dict, inputs: dict, device: torch.device) -> dict:
-    return {"cases": [globals()[f"_run_{function}"](ns, case) for case in inputs["cases"]]}
-
-
-def _array(t: torch.Tensor) -> np.ndarray:
-    return t.numpy().copy()  # a fresh, writable array: what the student's code does with it stays here
-
-
-def _as_data(value) -> object:
-    """A returned array as a tensor (a copy); anything else as protocol.plain describes it."""
-    if type(value) is np.ndarray:
-        try:
-            return torch.from_numpy(np.array(value, copy=True))
-        except Exception as err:  # e.g. an object array
-            return f"<numpy array of dtype {value.dtype}: {type(err).__name__}>"
-    return plain(value)
-
-
-def _fields(result, names: tuple[str, ...]) -> dict:
-    out = {}
-    for name in names:
-        status, value = attempt(getattr, result, name)
-        out[name] = _as_data(value) if status == "ok" else f"<no attribute {name}>"
-    return out
-
-
-def _run_lstm_step_backward(ns: dict, case: dict) -> dict:
-    from lstm_course.numpy_cell import StepCache
-    arrays = {k: _array(v) for k, v in case["cache"].items()}
-    args = {k: _array(case[k]) for k in ("dh", "dc", "W_ih", "W_hh")}
-    cache = StepCache(**arrays)
-    status, result = attempt(ns["lstm_step_backward"], args["dh"], args["dc"], cache, args["W_ih"], args["W_hh"])
-    after = {**args, **{f"cache.{k}": v for k, v in arrays.items()}}
-    return {"status": status, "result": _fields(result, STEP_FIELDS) if status == "ok" else result,
-            "type": type(result).__name__ if status == "ok" else None,
-            "after": {k: torch.from_numpy(v.copy()) for k, v in after.items()}}
-
-
-def _run_lstm_backward(ns: dict, case: dict) -> dict:
-    from lstm_course.numpy_cell import StepCache
-    from lstm_course.numpy_cell import lstm_step_backward as reference_step  # a wrong step costs points above only
-    caches = [StepCache(**{k: _array(v) for k, v in c.items()}) for c in case["caches"]]
-    dhs, W_ih, W_hh = _array(case["dhs"]), _array(case["W_ih"]), _array(case["W_hh"])
-    dc_T = None if case["dc_T"] is None else _array(case["dc_T"])
-    student_step = ns.get("lstm_step_backward")
-    ns["lstm_step_backward"] = reference_step
-    try:
-        status, result = attempt(ns["lstm_backward"], dhs, caches, W_ih, W_hh, dc_T)
-    finally:
-        ns["lstm_step_backward"] = student_step
-    after = {"dhs": dhs, "W_ih": W_ih, "W_hh": W_hh, **({} if dc_T is None else {"dc_T": dc_T})}
-    return {"status": status, "result": _fields(result, SEQ_FIELDS) if status == "ok" else result,
-            "type": type(result).__name__ if status == "ok" else None,
-            "after": {k: torch.from_numpy(v.copy()) for k, v in after.items()}}
 
 
 # ------------------------------------------------------------------------------ judge side: the verdict
@@ -257,7 +202,18 @@ def _judge_lstm_backward(spec: tuple, case: dict, got: dict) -> None:
     fields = _ok(got, "SequenceGrads(dx, dh0, dc0, dW_ih, dW_hh, db)")
     caches = [StepCache(**{k: v.numpy() for k, v in c.items()}) for c in case["caches"]]
     dc_T = None if case["dc_T"] is None else case["dc_T"].numpy()
-    ref = lstm_backward(case["dhs"].numpy(), caches, case["W_ih"].numpy(), case["W_hh"].numpy(), dc_T)
     _unchanged(got.get("after", {}), {k: case[k] for k in ("dhs", "W_ih", "W_hh", "dc_T") if case[k] is not None})
-    for name in SEQ_FIELDS:
-        _close(name, fields[name], getattr(ref, name))
+    args = (case["dhs"].numpy(), caches, case["W_ih"].numpy(), case["W_hh"].numpy(), dc_T)
+    replay = lstm_backward(*args, step_backward=standin_step)  # the loop as it ran, with the grader's stand-in step
+    try:
+        for name in SEQ_FIELDS:
+            _close(name, fields[name], getattr(replay, name))
+    except AssertionError as stand_in:
+        ref = lstm_backward(*args)  # or a loop that does the step's work itself
+        try:
+            for name in SEQ_FIELDS:
+                _close(name, fields[name], getattr(ref, name))
+        except AssertionError:
+            raise AssertionError(f"{stand_in} (while the grader ran lstm_backward, lstm_step_backward was a stand-in "
+                                 f"of its own, so this is the loop's mistake: the order of the steps, dhs[t] plus "
+                                 f"the dh_prev from the step after, dc carried from step to step, the sums)") from None

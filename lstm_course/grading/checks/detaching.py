@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..protocol import ProbeError, attempt, plain, tensor
+from ..probe_runner import LR, V, TinyLM, _structure
+from ..protocol import ProbeError, tensor
 
 FUNCTIONS = ("detach_state", "batchify", "train_tbptt")
 NO_PYTORCH_LSTM = ()
@@ -21,21 +22,6 @@ BATCH_CASES = (("23 tokens, batch_size 4", 23, 4, "visible"), ("rows too short (
                ("batch_size 0", 10, 0, "hidden"))
 TRAIN_CASES = (("chunks of 4, 4 and 3 steps, no clip", 3, 12, 4, None, "visible"),
                ("clip 0.05", 2, 10, 3, 0.05, "visible"), ("one chunk longer than the data", 2, 5, 8, 0.5, "hidden"))
-V, E, H, LR = 6, 4, 5, 0.5
-
-
-class TinyLM(nn.Module):
-    """model(x (B, T), state) -> (logits (B, T, V), state): the model trained in the probe and in the replay."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed, self.lstm, self.head = nn.Embedding(V, E), nn.LSTM(E, H, batch_first=True), nn.Linear(H, V)
-
-    def forward(self, x, state=None):
-        out, state = self.lstm(self.embed(x), state)  # (B, T, H)
-        return self.head(out), state  # (B, T, V)
-
-
 def make_inputs(gen: torch.Generator) -> dict[str, dict]:
     detach = [dict(kind=kind, values=torch.randn(4, 3, 2, generator=gen, dtype=torch.float64)) for _, kind, _ in DETACH_CASES]
     batch = [dict(tokens=torch.randint(0, 50, (n,), generator=gen), batch_size=b) for _, n, b, _ in BATCH_CASES]
@@ -45,60 +31,6 @@ def make_inputs(gen: torch.Generator) -> dict[str, dict]:
         train.append(dict(params={k: 0.5 * torch.randn(*s, generator=gen, dtype=torch.float64) for k, s in shapes.items()},
                           streams=torch.randint(0, V, (B, L), generator=gen), bptt=bptt, clip=clip))
     return {"detach_state": {"cases": detach}, "batchify": {"cases": batch}, "train_tbptt": {"cases": train}}
-
-
-# ------------------------------------------------------------------------------- kernel side: the probe
-def run(function: str, ns: dict, inputs: dict, device: torch.device) -> dict:
-    return {"cases": [globals()[f"_run_{function}"](ns, case, device) for case in inputs["cases"]]}
-
-
-def _structure(kind: str, ts: list):
-    return {"tuple": lambda: (ts[0], ts[1]), "tensor": lambda: ts[0], "none": lambda: None,
-            "nested": lambda: [ts[0], (ts[1], ts[2])]}[kind]()
-
-
-def _describe(value):
-    if type(value) is torch.Tensor:
-        return {"tensor": plain(value), "requires_grad": bool(value.requires_grad), "grad_fn": value.grad_fn is not None}
-    if type(value) in (tuple, list):
-        return {"container": type(value).__name__, "items": [_describe(v) for v in value]}
-    return plain(value)
-
-
-def _run_detach_state(ns: dict, case: dict, device: torch.device) -> dict:
-    leaves = [v.to(device).requires_grad_() for v in case["values"]]
-    ts = [leaf * 2 for leaf in leaves]  # non-leaf tensors with a grad_fn, like an LSTM's state
-    status, result = attempt(ns["detach_state"], _structure(case["kind"], ts))
-    return {"status": status, "result": _describe(result) if status == "ok" else result,
-            "caller_attached": [t.grad_fn is not None for t in ts]}
-
-
-def _run_batchify(ns: dict, case: dict, device: torch.device) -> dict:
-    tokens = case["tokens"].to(device)
-    status, result = attempt(ns["batchify"], tokens, case["batch_size"])
-    return {"status": status, "result": plain(result) if status == "ok" else result,
-            "device_ok": type(result) is torch.Tensor and result.device == tokens.device,
-            "tokens_after": plain(tokens)}
-
-
-def _run_train_tbptt(ns: dict, case: dict, device: torch.device) -> dict:
-    from lstm_course.training import detach_state as reference_detach  # a wrong detach_state costs points above only
-    model = TinyLM().double()
-    model.load_state_dict(case["params"])
-    model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    student_detach = ns.get("detach_state")
-    ns["detach_state"] = reference_detach
-    try:
-        if case["clip"] is None:
-            status, result = attempt(ns["train_tbptt"], model, case["streams"].to(device), case["bptt"], optimizer)
-        else:
-            status, result = attempt(ns["train_tbptt"], model, case["streams"].to(device), case["bptt"], optimizer,
-                                     clip=case["clip"])
-    finally:
-        ns["detach_state"] = student_detach
-    return {"status": status, "result": plain(result) if status == "ok" else result,
-            "params": {k: plain(v.detach()) for k, v in model.state_dict().items()}}
 
 
 # ------------------------------------------------------------------------------ judge side: the verdict

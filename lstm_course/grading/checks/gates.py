@@ -1,9 +1,11 @@
 """The judge's checks for ``gates``: ``lstm_cell``, ``lstm_layer``, ``init_forget_bias``.
 
-``make_inputs`` (judge) draws the inputs from the judge's secret generator; ``run`` (kernel, in a probe cell)
-calls the student's function on them and returns what came back as data; ``verdict`` (judge) compares that
-with references it computes itself with PyTorch's own modules, and returns the failures, each tagged with the
-test cell it costs ("visible": both test cells of the function, "hidden": the hidden one).
+``make_inputs`` (judge) draws the inputs from the judge's secret generator; the probe process
+(``probe_runner.py``) calls the student's function on them and returns what came back as data; ``verdict``
+(judge) compares that with references it computes itself with PyTorch's own modules, and returns the failures,
+each tagged with the test cell it costs ("visible": both test cells of the function, "hidden": the hidden one).
+While ``lstm_layer`` runs, ``lstm_cell`` is the probe's ``standin_cell`` (not an LSTM): the layer must match the
+same loop replayed here with the stand-in, or (a layer that does the cell's work itself) PyTorch's ``nn.LSTM``.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import math
 import torch
 from torch import nn
 
-from ..protocol import ProbeError, attempt, plain, tensor
+from ..probe_runner import standin_cell
+from ..protocol import ProbeError, tensor
 
 FUNCTIONS = ("lstm_cell", "lstm_layer", "init_forget_bias")
 NO_PYTORCH_LSTM = ("lstm_cell", "lstm_layer")  # must be written by hand: PyTorch's LSTM there earns nothing
@@ -53,64 +56,6 @@ def make_inputs(gen: torch.Generator) -> dict[str, dict]:
         shapes = {k: tuple(v.shape) for k, v in getattr(nn, kind)(**config).state_dict().items()}
         biases.append(dict(kind=kind, config=config, value=value, params={k: r(*s) for k, s in shapes.items()}))
     return {"lstm_cell": {"cases": cells}, "lstm_layer": {"cases": layers}, "init_forget_bias": {"cases": biases}}
-
-
-# ------------------------------------------------------------------------------- kernel side: the probe
-def run(function: str, ns: dict, inputs: dict, device: torch.device) -> dict:
-    return {"cases": [globals()[f"_run_{function}"](ns, case, device) for case in inputs["cases"]]}
-
-
-def _run_lstm_cell(ns: dict, case: dict, device: torch.device) -> dict:
-    args = [a.to(device).requires_grad_(case["grad"]) for a in case["args"]]
-    x, h, c, W_ih, W_hh, b_ih, b_hh = args
-    status, result = attempt(ns["lstm_cell"], x, (h, c), W_ih, W_hh, b_ih, b_hh)
-    out = {"status": status, "result": plain(result) if status == "ok" else result,
-           "after": [plain(a) for a in args], "device_ok": None, "requires_grad": None, "grads": None}
-    if status == "ok" and type(result) is tuple and len(result) == 2 and all(type(t) is torch.Tensor for t in result):
-        out["device_ok"] = all(t.device == x.device for t in result)
-        out["requires_grad"] = [bool(t.requires_grad) for t in result]
-        if case["grad"] and all(out["requires_grad"]):
-            gh, gc = (w.to(device) for w in case["weights"])
-            ok, grads = attempt(torch.autograd.grad, (result[0] * gh).sum() + (result[1] * gc).sum(), args,
-                                allow_unused=True)
-            out["grads"] = [plain(g) for g in grads] if ok == "ok" else grads
-    return out
-
-
-def _run_lstm_layer(ns: dict, case: dict, device: torch.device) -> dict:
-    from lstm_course.cell import lstm_cell as reference_cell  # the chapter's cell: a wrong lstm_cell costs points above only
-    x = case["x"].to(device)
-    state = None if case["state"] is None else tuple(s.to(device) for s in case["state"])
-    weights = [w.to(device) for w in case["weights"]]
-    student_cell = ns.get("lstm_cell")
-    ns["lstm_cell"] = reference_cell
-    try:
-        status, result = attempt(ns["lstm_layer"], x, state, *weights)
-    finally:
-        ns["lstm_cell"] = student_cell
-    inputs = [x, *(state or ()), *weights]
-    devices = [t.device == x.device for t in _tensors(result)] if status == "ok" else []
-    return {"status": status, "result": plain(result) if status == "ok" else result,
-            "after": [plain(t) for t in inputs], "device_ok": bool(devices) and all(devices)}
-
-
-def _tensors(value) -> list:
-    if type(value) is torch.Tensor:
-        return [value]
-    return [t for v in value for t in _tensors(v)] if type(value) in (tuple, list) else []
-
-
-def _run_init_forget_bias(ns: dict, case: dict, device: torch.device) -> dict:
-    module = getattr(nn, case["kind"])(**case["config"]).double()
-    module.load_state_dict(case["params"])
-    module.to(device)
-    before = dict(module.named_parameters())
-    args = (module,) if case["value"] is None else (module, case["value"])
-    status, result = attempt(ns["init_forget_bias"], *args)
-    after = dict(module.named_parameters())
-    return {"status": status, "result": plain(result) if status == "ok" else result,
-            "params": {k: plain(v.detach()) for k, v in after.items()},
-            "same_objects": set(before) == set(after) and all(before[k] is after[k] for k in before)}
 
 
 # ------------------------------------------------------------------------------ judge side: the verdict
@@ -177,14 +122,20 @@ def _judge_lstm_cell(case: dict, got: dict) -> None:
             _close(tensor(g, f"the gradient for {name}"), e, f"the gradient for {name}")
 
 
+def _replay_layer(x, state, W_ih, W_hh, b_ih, b_hh):
+    """What a right lstm_layer returns when its lstm_cell is the probe's stand-in."""
+    T, B, H = x.shape[0], x.shape[1], W_hh.shape[1]
+    h, c = (torch.zeros(B, H, dtype=x.dtype), torch.zeros(B, H, dtype=x.dtype)) if state is None else state
+    outs = []
+    for t in range(T):
+        h, c = standin_cell(x[t], (h, c), W_ih, W_hh, b_ih, b_hh)
+        outs.append(h)
+    return torch.stack(outs), h, c  # (T, B, H), (B, H), (B, H)
+
+
 def _judge_lstm_layer(case: dict, got: dict) -> None:
     _ok(got)
     x, state, (W_ih, W_hh, b_ih, b_hh) = case["x"], case["state"], case["weights"]
-    ref = nn.LSTM(x.shape[2], W_hh.shape[1], dtype=x.dtype)
-    with torch.no_grad():
-        for p, w in zip(ref.parameters(), (W_ih, W_hh, b_ih, b_hh)):
-            p.copy_(w)
-        out, (h_n, c_n) = ref(x, None if state is None else (state[0][None], state[1][None]))
     value = got["result"]
     if not (isinstance(value, dict) and value.get("container") == "tuple" and len(value.get("items", [])) == 2):
         raise AssertionError(f"must return (outputs, (h_n, c_n)), got {value!r:.80}")
@@ -192,9 +143,25 @@ def _judge_lstm_layer(case: dict, got: dict) -> None:
     got_h, got_c = _pair(value["items"][1], "(h_n, c_n)")
     _unchanged(got["after"], [x, *(state or []), W_ih, W_hh, b_ih, b_hh],
                ["x", "h0", "c0", "W_ih", "W_hh", "b_ih", "b_hh"] if state else ["x", "W_ih", "W_hh", "b_ih", "b_hh"])
-    _close(got_out, out, "outputs (T, B, H)")
-    _close(got_h, h_n[0], "h_n")
-    _close(got_c, c_n[0], "c_n")
+    out, h_n, c_n = _replay_layer(x, state, W_ih, W_hh, b_ih, b_hh)
+    try:  # the layer calls lstm_cell at every step: the grader's stand-in cell, replayed here
+        _close(got_out, out, "outputs (T, B, H)")
+        _close(got_h, h_n, "h_n")
+        _close(got_c, c_n, "c_n")
+    except AssertionError as stand_in:
+        ref = nn.LSTM(x.shape[2], W_hh.shape[1], dtype=x.dtype)  # or it does the cell's work itself
+        with torch.no_grad():
+            for p, w in zip(ref.parameters(), (W_ih, W_hh, b_ih, b_hh)):
+                p.copy_(w)
+            out, (h_n, c_n) = ref(x, None if state is None else (state[0][None], state[1][None]))
+        try:
+            _close(got_out, out, "outputs (T, B, H)")
+            _close(got_h, h_n[0], "h_n")
+            _close(got_c, c_n[0], "c_n")
+        except AssertionError:
+            raise AssertionError(f"{stand_in} (while the grader ran lstm_layer, lstm_cell was a stand-in of its own, "
+                                 f"so this is lstm_layer's mistake: the loop over t, the state carried from step to "
+                                 f"step, or what is stacked)") from None
     if got.get("device_ok") is not True:
         raise AssertionError("the results must be on x's device")
 

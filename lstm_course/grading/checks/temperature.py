@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..protocol import ProbeError, attempt, plain, tensor
+from ..probe_runner import BAD_ARGS, GEN_V, N_DRAWS as N, ClockLM, generate_args, standin_sample as stand_in
+from ..protocol import ProbeError, tensor
 
 FUNCTIONS = ("sample_next", "generate")
 NO_PYTORCH_LSTM = ()
-N, Z = 3000, 5.5
+Z = 5.5
 LOG = lambda p: [math.log(v) if v > 0 else float("-inf") for v in p]  # noqa: E731
 # name, logits rows (one or two, alternating over the N draws), options, cell
 SAMPLE_CASES = (
@@ -36,9 +37,6 @@ SAMPLE_CASES = (
     ("top_k=8 > V=5, temperature 0.3", [[float("-inf"), 0.0, float("-inf"), 1.0, 0.5]], dict(temperature=0.3, top_k=8),
      "hidden"),
 )
-BAD_ARGS = (dict(temperature=-0.5), dict(temperature=float("nan")), dict(temperature=float("inf")), dict(top_k=0),
-            dict(top_p=0.0), dict(top_p=1.5), dict(top_p=float("nan")))
-GEN_V = 11
 GEN_CASES = (("list prompt, all options and a generator", [3, 1, 4], 6, dict(temperature=0.7, top_k=3, top_p=0.9), True,
               "visible"),
              ("tensor prompt, defaults", "tensor:2,7", 5, {}, False, "visible"),
@@ -60,93 +58,7 @@ def make_inputs(gen: torch.Generator) -> dict[str, dict]:
     extra = dict(logits=torch.randn(7, generator=gen, dtype=torch.float64), seed=int(torch.randint(0, 2**31, (), generator=gen)))
     gens = [dict(seed=int(torch.randint(0, 2**31, (), generator=gen)), offset=int(torch.randint(0, GEN_V, (), generator=gen)))
             for _ in GEN_CASES]
-    return {"sample_next": {"cases": cases, "extra": extra}, "generate": {"cases": gens}}
-
-
-# ------------------------------------------------------------------------------- kernel side: the probe
-def run(function: str, ns: dict, inputs: dict, device: torch.device) -> dict:
-    return (_run_sample_next if function == "sample_next" else _run_generate)(ns, inputs, device)
-
-
-def _run_sample_next(ns: dict, inputs: dict, device: torch.device) -> dict:
-    sample = ns["sample_next"]
-    out = []
-    for case in inputs["cases"]:
-        rows = case["rows"].to(device)
-        logits = rows.repeat(N // rows.shape[0], 1)  # (N, V), the rows alternating
-        before = logits.clone()
-        status, result = attempt(sample, logits, generator=torch.Generator(device=device).manual_seed(case["seed"]),
-                                 **case["options"])
-        ok = status == "ok" and type(result) is torch.Tensor
-        out.append({"status": status, "result": plain(result.to(torch.int16)) if ok and result.dtype == torch.long
-                    else (plain(result) if status == "ok" else result),
-                    "dtype": str(result.dtype) if ok else None, "device_ok": ok and result.device == logits.device,
-                    "unchanged": bool(torch.equal(logits, before))})
-    extra = inputs["extra"]
-    logits = extra["logits"].to(device)  # (V,): a 0-d result; the same seed gives the same draws
-    draws = []
-    for k in range(2):
-        torch.manual_seed(1000 + k)  # torch's global generator differs between the two calls
-        status, result = attempt(sample, logits, 1.3, 4, 0.95, torch.Generator(device=device).manual_seed(extra["seed"]))
-        draws.append(plain(result) if status == "ok" else result)
-    greedy = attempt(sample, logits[None], temperature=0.0, top_k=1, top_p=0.5)
-    errors = []
-    for kwargs in BAD_ARGS:
-        status, result = attempt(sample, logits[None], **kwargs)
-        errors.append(result if status == "error" else "returned without an error")
-    return {"cases": out, "draws": draws, "greedy": plain(greedy[1]) if greedy[0] == "ok" else greedy[1],
-            "errors": errors}
-
-
-class ClockLM(nn.Module):
-    """Favourite next token = (x + 2 * tokens read so far + 3 * calls so far + 5 * grad mode) % V, from its state."""
-
-    def __init__(self):
-        super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(()))  # gives the model a device
-
-    def forward(self, x, state=None):
-        if state is None:
-            state = (torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device),) * 2
-        read = state[0] + torch.arange(1, x.shape[1] + 1, device=x.device)  # (B, T)
-        calls = state[1] + 1
-        favourite = (x + 2 * read + 3 * calls + 5 * int(torch.is_grad_enabled())) % GEN_V
-        return 10.0 * F.one_hot(favourite, GEN_V).to(self.anchor.dtype) + self.anchor, (read[:, -1:], calls)
-
-
-def stand_in(offset: int):
-    """A deterministic sample_next whose choice shows the options and the generator it was given."""
-    def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
-        code = offset + round(float(temperature) * 100) * 7 + (top_k or 0) * 3 + round(float(top_p or 0) * 100) * 5
-        code += int(torch.randint(0, GEN_V, (), generator=generator)) if generator is not None else 1
-        return (logits.argmax(dim=-1) + code) % GEN_V
-    return sample_next
-
-
-def _generate_args(spec: tuple, case: dict, device: torch.device) -> tuple[list, dict]:
-    _, prompt, length, options, with_generator, _ = spec
-    if isinstance(prompt, str):
-        prompt = torch.tensor([int(v) for v in prompt.split(":")[1].split(",")])  # on the CPU: generate moves it
-    kwargs = dict(options)
-    if with_generator:
-        kwargs["generator"] = torch.Generator().manual_seed(case["seed"])
-    return [prompt, length], kwargs
-
-
-def _run_generate(ns: dict, inputs: dict, device: torch.device) -> dict:
-    out = []
-    for spec, case in zip(GEN_CASES, inputs["cases"]):
-        model = ClockLM().to(device)
-        args, kwargs = _generate_args(spec, case, device)
-        student_sample = ns.get("sample_next")
-        ns["sample_next"] = stand_in(case["offset"])
-        try:
-            status, result = attempt(ns["generate"], model, *args, **kwargs)
-        finally:
-            ns["sample_next"] = student_sample
-        out.append({"status": status, "result": plain(result) if status == "ok" else result,
-                    "device_ok": type(result) is torch.Tensor and result.device == model.anchor.device})
-    return {"cases": out}
+    return {"sample_next": {"cases": cases, "extra": extra}, "generate": {"cases": gens, "specs": list(GEN_CASES)}}
 
 
 # ------------------------------------------------------------------------------ judge side: the verdict
@@ -240,7 +152,7 @@ def _judge_generate(inputs: dict, results: dict) -> list[tuple[str, str]]:
     for spec, case, got in zip(GEN_CASES, inputs["cases"], results["cases"]):
         name, group = spec[0], spec[-1]
         try:
-            args, kwargs = _generate_args(spec, case, torch.device("cpu"))
+            args, kwargs = generate_args(spec, case)
             if len(args[0]) == 0:
                 if got.get("status") != "error" or not str(got.get("result")).startswith("ValueError"):
                     raise AssertionError(f"an empty prompt must raise ValueError, got {got.get('result')!r:.60}")
