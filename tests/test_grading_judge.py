@@ -410,3 +410,22 @@ def test_the_package_is_denied_wherever_it_is_installed():
     readable = probe_readable([])
     for entry in [folder, *(p.resolve() for p in site.iterdir() if "lstm_course" in p.name)]:
         assert not any(p == entry or entry in p.parents or p in entry.parents for p in readable), (entry, readable)
+
+
+DEATHS = {  # a cell or a function that ends the probe process: what it costs
+    "os._exit in a cell before lstm_layer's def": ({"lstm_layer": "import os\nos._exit(3)\n"}, {"lstm_layer"}),
+    "os._exit inside lstm_cell": ({"lstm_cell": "def lstm_cell(*args):\n    import os\n    os._exit(3)\n"},
+                                  {"lstm_cell"}),
+    "a cell that ignores the alarm and loops": ({"init_forget_bias": "import signal\n"
+                                                 "signal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n"
+                                                 "    pass\n"}, {"init_forget_bias"}),
+}
+
+
+@pytest.mark.parametrize("death", list(DEATHS))
+def test_a_cell_or_function_that_ends_the_probe_costs_only_its_own_points(death):
+    """The probe process starts again without the cell or function that killed or hung it: the others keep theirs."""
+    replace, lose = DEATHS[death]
+    nb = _judged("gates", replace=replace, penalize_flagged=False, probe_timeout=3.0)
+    assert _lost(nb) == {f"test_{f}" for f in lose} | {f"test_{f}_hidden" for f in lose}, _scores(nb)
+    assert "stopped while this ran" in _text(nb, f"test_{sorted(lose)[0]}")

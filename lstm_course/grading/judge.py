@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,7 +51,7 @@ from traitlets import Bool, Float, Integer
 
 from . import static
 from .confine import EXIT_NO_SANDBOX
-from .protocol import MAX_RESULT_BYTES, ProbeError, decode, encode, parse
+from .protocol import MARKER, MAX_RESULT_BYTES, ProbeError, decode, encode, parse, sign
 
 KEY = "lstm_course_judge"  # where the job waits in nbconvert's resources (this process's memory only)
 ENAME = "GraderVerdict"
@@ -119,6 +120,10 @@ class Judge(NbGraderPreprocessor):
     probe_memory = Integer(4 * 2**30, help="Bytes of data memory the probe process may allocate (RLIMIT_DATA).").tag(config=True)
     probe_sandbox = Bool(True, help="Confine the probe process with Landlock (no course package, no course files). "
                          "Without Landlock the judge refuses to grade unless this is False.").tag(config=True)
+    max_restarts = Integer(3, help="Times the probe process is started again without the cell or function that "
+                           "killed or hung it.").tag(config=True)
+    startup_timeout = Float(120.0, help="Seconds the probe process may take to start (import torch) before its "
+                            "first line.").tag(config=True)
     judge_memory = Integer(2 * 2**30, help="Bytes of data memory this process may add while it reads results "
                            "(RLIMIT_DATA, soft limit, lifted afterwards).").tag(config=True)
 
@@ -144,12 +149,45 @@ class Judge(NbGraderPreprocessor):
 
     # ------------------------------------------------------------------------------------- the probe
     def _run_probe(self, state: dict, checks) -> tuple[str, str, int | None]:
-        key = secrets.token_bytes(32)
-        state["key"] = key
-        job = {"key": key.hex(), "timeout": float(self.probe_timeout), "functions": list(checks.FUNCTIONS),
+        """Run the probe process until every function has reported, starting it again without the cell or the
+        function that killed or hung it (at most ``max_restarts`` times). Returns the signed lines that count, the
+        end of its standard error, and its exit status."""
+        key = state.setdefault("key", secrets.token_bytes(32))
+        skip_cells: dict[int, str] = {}
+        pending = list(checks.FUNCTIONS)
+        lines: list[str] = []
+        err, code = "", None
+        for _ in range(self.max_restarts + 1):
+            stdout, err, code = self._probe_once(state, key, sorted(skip_cells), pending)
+            if code == EXIT_NO_SANDBOX:
+                return "", err, code
+            found, _ = parse(stdout, key)
+            lines += [ln for ln in stdout.splitlines() if ln.split(" ")[1:2] not in (["_progress"], ["_done"])]
+            pending = [f for f in pending if f not in found]
+            if found.get("_done") or not pending:
+                break
+            steps = [str(decode(b).get("step", "")) for b in found.get("_progress", [])]
+            last = steps[-1] if steps else ""
+            why = (f"the grader's process stopped while this ran (os._exit, a crash, or past the "
+                   f"{self.probe_timeout:g} s time limit)")
+            if last.startswith("cell "):
+                skip_cells[int(last.split()[1])] = why
+            elif last.startswith("function ") and last.split()[1] in pending:
+                function = last.split()[1]
+                pending.remove(function)
+                lines.append(_signed_line(key, function, {"probe_error": f"{function}: {why}"}))
+            else:
+                break
+            self.log.warning("the probe process stopped in %s: it runs again without it", last)
+        names = [name for name, _ in state["cells"]]
+        lines.append(_signed_line(key, "_skipped", {"cells": [(names[k], why) for k, why in skip_cells.items()]}))
+        return "\n".join(lines) + "\n", err, code
+
+    def _probe_once(self, state: dict, key: bytes, skip_cells: list[int], functions: list[str]):
+        job = {"key": key.hex(), "timeout": float(self.probe_timeout), "functions": functions, "skip_cells": skip_cells,
                "cells": [list(c) for c in state["cells"]], "inputs": state["inputs"]}
         root = Path(CourseDirectory(config=self.config).root).resolve()
-        limit = self.probe_timeout * (len(state["cells"]) + len(checks.FUNCTIONS) + 2) + 60
+        cap = 4 * MAX_RESULT_BYTES * (len(functions) + 4)
         with tempfile.TemporaryDirectory(prefix="lstm-probe-") as private, \
                 tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             runner = Path(private) / RUNNER.name
@@ -160,17 +198,32 @@ class Judge(NbGraderPreprocessor):
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, start_new_session=True,
                                     cwd=root)
             try:
-                proc.communicate(encode(job), timeout=limit)
-            except subprocess.TimeoutExpired:
-                self.log.error("the probe process ran past %.0f s and was stopped", limit)
-            finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # and anything it started
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+                proc.stdin.write(encode(job))
+                proc.stdin.close()
+            except OSError:  # it died before it read its job: its exit status says why
+                pass
+            # A watchdog rather than one long time-out: the runner stops each cell and function itself after
+            # probe_timeout; the process is stopped when nothing new has come for that long plus a margin.
+            grace, size = self.probe_timeout + 15, 0
+            deadline = time.monotonic() + self.startup_timeout + grace
+            while proc.poll() is None:
+                time.sleep(0.05)
+                now, current = time.monotonic(), os.fstat(out.fileno()).st_size
+                if current != size:
+                    size, deadline = current, now + grace
+                elif now > deadline:
+                    self.log.error("the probe process sent nothing for %.0f s and was stopped", grace)
+                    break
+                if size > cap:
+                    self.log.error("the probe process wrote more than its results can hold and was stopped")
+                    break
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # and anything it started
+            except ProcessLookupError:
+                pass
+            proc.wait()
             out.seek(0)
-            text = out.read(4 * MAX_RESULT_BYTES * (len(checks.FUNCTIONS) + 1)).decode("ascii", "replace")
+            text = out.read(cap).decode("ascii", "replace")
             err.seek(0, 2)
             err.seek(max(0, err.tell() - 4000))
             return text, err.read().decode("utf-8", "replace"), proc.returncode
@@ -179,7 +232,7 @@ class Judge(NbGraderPreprocessor):
         found, forged = parse(stdout, state["key"])
         failures: dict[str, list[tuple[str, str]]] = {}
         notes: dict[str, list[str]] = {}
-        cells = {}
+        cells: dict[str, str] = {}
         with _memory_cap(self.judge_memory):
             if forged:
                 self.log.warning("TAMPER %s: %d result line(s) not written by the grader's probe", who, forged)
@@ -187,11 +240,12 @@ class Judge(NbGraderPreprocessor):
                        f"in this notebook wrote them, so no test of this notebook earns points")
                 for function in checks.FUNCTIONS:
                     failures.setdefault(function, []).append(("visible", why))
-            try:
-                blobs = found.get("_cells", [])
-                cells = dict(decode(blobs[0])["cells"]) if len(blobs) == 1 else {}
-            except Exception:
-                cells = {}
+            for record in ("_cells", "_skipped"):
+                for blob in found.get(record, [])[:self.max_restarts + 2]:
+                    try:
+                        cells.update({str(k): str(v) for k, v in decode(blob)["cells"]})
+                    except Exception:
+                        pass
             for function in checks.FUNCTIONS:
                 try:
                     payload = self._payload(found.get(function, []), function, cells, stderr)
@@ -302,6 +356,13 @@ def _memory_cap(extra: int):
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _signed_line(key: bytes, function: str, payload: dict) -> str:
+    """A result line the judge writes itself (a function whose probe died): signed like the probe's own."""
+    import base64
+    blob = base64.b64encode(encode(payload)).decode("ascii")
+    return f"{MARKER} {function} {blob} {sign(key, function, blob)}"
 
 
 def _as_advice(output: NotebookNode) -> NotebookNode:

@@ -13,7 +13,9 @@ library, torch and NumPy, and holds **no reference answer**: inputs in, results 
 3. For each graded function it calls the function on the inputs while PyTorch's profiler records every operator
    dispatched (below the Python level). The results, the operators that reveal PyTorch's LSTM or autograd, and
    whether the recorder ran the whole time go back as data, one line per function on the original standard
-   output, signed with the key (HMAC-SHA256), so that student code cannot forge or add a line.
+   output, signed with the key (HMAC-SHA256), so that student code cannot forge or add a line. Before each cell
+   and each function a signed progress line says what starts: when the process dies (``os._exit``, a crash, a
+   hang past the time limit), the judge knows which cell or function did it, and starts it again without it.
 
 Where a graded function builds on another (``lstm_layer`` on ``lstm_cell``, ``lstm_backward`` on
 ``lstm_step_backward``, ``train_tbptt`` on ``detach_state``, ``generate`` on ``sample_next``), the other one is
@@ -462,7 +464,10 @@ def main() -> None:
 
     ns: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     cells = []
-    for name, source in job["cells"]:
+    for index, (name, source) in enumerate(job["cells"]):
+        if index in job["skip_cells"]:
+            continue
+        emit("_progress", {"step": f"cell {index}", "state": "start"})  # a process that dies here names the cell
         try:
             code = compile(_cell_code(source), f"<{name}>", "exec")
             _alarm(timeout)
@@ -481,6 +486,7 @@ def main() -> None:
     device = ns.get("DEVICE")
     device = device if isinstance(device, torch.device) else torch.device("cpu")
     for function in job["functions"]:
+        emit("_progress", {"step": f"function {function}", "state": "start"})
         payload: dict = {}
         if not callable(ns.get(function)):
             payload["probe_error"] = f"{function} is not defined (its cell raised an error or was never run)"
@@ -501,6 +507,7 @@ def main() -> None:
             payload.update(recorder=getattr(recorder, "state", "the recorder did not finish"),
                            lstm_ops=getattr(recorder, "lstm", []), autograd_ops=getattr(recorder, "autograd", []))
         emit(function, payload)
+    emit("_done", {})
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # no student finaliser or atexit hook runs after the last result
