@@ -39,12 +39,14 @@ c.Autograde.sanitize_preprocessors = [
 # nbgrader's Execute step, replaced by GradingExecute: same behaviour plus a grading kernel under
 # resource limits and a file-system sandbox, recovery from dead kernels, and an output cap.
 #
-# The verdict (lstm_course/grading/judge.py): AddProbes draws secret inputs in this process and appends one probe
-# cell per graded function; GradingExecute runs the notebook; Judge reads the probes' results (data, never code),
-# recomputes every reference here, removes the probe cells and fails each test cell whose function it found wrong.
-# Static analysis of the student's cells (lstm_course/grading/static.py) fails the whole notebook for code that can
-# change what the grader sees (IPython hooks, builtins, sys.modules, threads, ...: the guide's threat model), and a
-# function for PyTorch's own LSTM where it must be written by hand; each finding is logged as "REVIEW ...".
+# The verdict (lstm_course/grading/judge.py): AddProbes draws secret inputs in this process; GradingExecute runs the
+# notebook in the grading kernel for the student's feedback (its test cells decide nothing); Judge runs the setup cell
+# and the student's own cells in a fresh, sandboxed probe process that cannot read the course package or this
+# directory, calls each graded function there on the secret inputs while PyTorch's profiler records the operators it
+# runs, reads the signed results (data, never code), recomputes every reference here and fails each test cell whose
+# function it found wrong -- or that ran PyTorch's own LSTM (or autograd in `backward`). Static analysis of the
+# student's cells (lstm_course/grading/static.py) fails the whole notebook only for code that can beat that judge
+# ("TAMPER" in the log); everything else it notices is advice ("REVIEW" in the log, a note in the feedback).
 c.Autograde.autograde_preprocessors = [
     AddProbes, GradingExecute, Judge, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
@@ -60,6 +62,11 @@ c.GradingExecute.memory_limit = 4 * 2**30  # bytes a kernel may allocate (RLIMIT
 c.GradingExecute.file_size_limit = 2**30  # largest file a kernel may write (RLIMIT_FSIZE)
 c.GradingExecute.sandbox = True  # Landlock: no access to solutions/, the gradebook, other students
 c.GradingExecute.max_output_chars = 100_000  # output kept per cell (a 50 MB print is cut here)
+# The probe process (one per submission): seconds per cell and per graded function, data memory, and the sandbox
+# (Landlock, Linux >= 5.13; without it the judge refuses to grade unless probe_sandbox is False).
+c.Judge.probe_timeout = 30
+c.Judge.probe_memory = 4 * 2**30
+c.Judge.probe_sandbox = True
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 

@@ -118,7 +118,7 @@ def gates_class() -> list[Sub]:
             score=without("lstm_layer"), output="SyntaxError"),
         Sub("raising-cell", a, answers={"lstm_layer": before_def("raise RuntimeError('not finished')")},
             score=without("lstm_layer"), output="not finished"),
-        # lstm_cell never defined: lstm_layer's tests swap in a reference cell, so its points stay
+        # lstm_cell never defined: the grader runs lstm_layer with a stand-in cell of its own, so its points stay
         Sub("raising-first-cell", a, answers={"lstm_cell": before_def("raise RuntimeError('not finished')")},
             score=without("lstm_cell"), output="not finished"),
         Sub("infinite-loop", a, answers={"init_forget_bias": before_def("while True:\n    pass")},
@@ -186,12 +186,12 @@ def gates_class() -> list[Sub]:
         Sub("cheat-assertionerror", a, at_most="wrong-cell", answers={"lstm_cell": WRONG_CELL + (
             "import builtins\nclass _Harmless(Exception):\n    pass\n"
             "builtins.AssertionError = _Harmless\nAssertionError = _Harmless\n")}),
-        # an IPython hook that blanks every later cell (the tests included): the static check fails the notebook,
-        # and the judge's probe results (missing here) would fail it anyway; logged for review
+        # an IPython hook that blanks every later cell (the tests included): it changes what the kernel shows, and
+        # the kernel decides nothing; the probe process has no IPython. Logged for review, scored as the wrong cell
         Sub("cheat-ipython-hook", a, answers={"lstm_cell": WRONG_CELL + (
             "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n")},
-            score=lambda p: 0, at_most="wrong-cell", output="GraderVerdict",
-            log="REVIEW cheat-ipython-hook/gates/gates: 'get_ipython' in lstm_cell"),
+            score=without("lstm_cell"), at_most="wrong-cell", output="GraderVerdict",
+            log="REVIEW cheat-ipython-hook/gates/gates"),
         Sub("cheat-reads-grader-files", a, at_most="wrong-cell", answers={"lstm_cell": WRONG_CELL + FIND_SOURCE},
             output="CHEAT BLOCKED"),
         # the feedback must not show the hidden tests, even when the student's own cell prints them (In holds the
@@ -357,7 +357,8 @@ def graded_class(tmp_path_factory) -> Run:
         shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\n# test course: short limits so the slow cases stay cheap in CI\n"
-                f"c.GradingExecute.timeout = {TIMEOUT}\nc.GradingExecute.memory_limit = {MEMORY}\n")
+                f"c.GradingExecute.timeout = {TIMEOUT}\nc.GradingExecute.memory_limit = {MEMORY}\n"
+                f"c.Judge.probe_timeout = {TIMEOUT}\nc.Judge.probe_memory = {MEMORY}\n")
     subs = _class()
     steps: dict[str, object] = {}
     roster = course / "roster.csv"

@@ -429,3 +429,11 @@ def test_a_cell_or_function_that_ends_the_probe_costs_only_its_own_points(death)
     nb = _judged("gates", replace=replace, penalize_flagged=False, probe_timeout=3.0)
     assert _lost(nb) == {f"test_{f}" for f in lose} | {f"test_{f}_hidden" for f in lose}, _scores(nb)
     assert "stopped while this ran" in _text(nb, f"test_{sorted(lose)[0]}")
+
+
+def test_cells_that_use_ipythons_names_run_in_the_probe_as_in_jupyter():
+    """display(), In, a magic, get_ipython(): ordinary in a notebook, so they must not undefine a function."""
+    source = ("print('\\n'.join(In))\ndisplay(3)\n%matplotlib inline\n!echo hi\n"
+              "get_ipython().run_line_magic('time', 'x = 1')\n" + SOLUTIONS["gates"]["init_forget_bias"])
+    nb = _judged("gates", replace={"init_forget_bias": source})
+    assert _full(nb), {gid: _text(nb, gid)[:300] for gid in _lost(nb)}

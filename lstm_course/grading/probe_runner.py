@@ -431,6 +431,21 @@ def _cell_code(source: str) -> str:
                      for line in source.splitlines())
 
 
+class _NoShell:
+    """What ``get_ipython()`` returns here: every attribute a call that does nothing (magics are not run)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _ipython_names(sources: list) -> dict:
+    """The names IPython gives a notebook (``display``, ``In``, ``Out``, ``get_ipython``), so that a cell that uses
+    them to look at something runs here as in Jupyter instead of failing on a NameError."""
+    shell = _NoShell()
+    return {"display": lambda *objs, **kwargs: print(*map(repr, objs), file=sys.stderr), "In": [""] + list(sources),
+            "_ih": [""] + list(sources), "Out": {}, "_oh": {}, "get_ipython": lambda: shell}
+
+
 def _alarm(seconds: float) -> None:
     signal.setitimer(signal.ITIMER_REAL, max(0.0, seconds))
 
@@ -463,6 +478,7 @@ def main() -> None:
             data = data[write(out, data):]
 
     ns: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+    ns.update(_ipython_names([source for _, source in job["cells"]]))
     cells = []
     for index, (name, source) in enumerate(job["cells"]):
         if index in job["skip_cells"]:
