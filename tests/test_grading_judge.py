@@ -426,7 +426,7 @@ DEATHS = {  # a cell or a function that ends the probe process: what it costs
 def test_a_cell_or_function_that_ends_the_probe_costs_only_its_own_points(death):
     """The probe process starts again without the cell or function that killed or hung it: the others keep theirs."""
     replace, lose = DEATHS[death]
-    nb = _judged("gates", replace=replace, penalize_flagged=False, probe_timeout=3.0)
+    nb = _judged("gates", replace=replace, penalize_flagged=False, probe_timeout=5.0)
     assert _lost(nb) == {f"test_{f}" for f in lose} | {f"test_{f}_hidden" for f in lose}, _scores(nb)
     assert "stopped while this ran" in _text(nb, f"test_{sorted(lose)[0]}")
 
