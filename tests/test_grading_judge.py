@@ -437,3 +437,47 @@ def test_cells_that_use_ipythons_names_run_in_the_probe_as_in_jupyter():
               "get_ipython().run_line_magic('time', 'x = 1')\n" + SOLUTIONS["gates"]["init_forget_bias"])
     nb = _judged("gates", replace={"init_forget_bias": source})
     assert _full(nb), {gid: _text(nb, gid)[:300] for gid in _lost(nb)}
+
+
+def test_a_function_that_prints_to_stderr_loses_nothing():
+    """nbgrader scores a test cell with text on standard error 0: a student's debug print to sys.stderr, shown when
+    the notebook's test calls the function, must not cost the points the judge found."""
+    nb = _judged("gates", kernel=nbformat.v4.new_output("stream", name="stderr", text="debug: B = 3\n"))
+    assert _full(nb) and "debug: B = 3" in _text(nb, "test_lstm_cell")
+
+
+SCRIPTED = '''@torch.jit.script
+def _pointwise(gates: torch.Tensor, c_prev: torch.Tensor):
+    i, f, g, o = gates.chunk(4, 1)
+    c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh):
+    h_prev, c_prev = state
+    return _pointwise(x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh, c_prev)
+'''
+
+
+def test_a_helper_compiled_by_torchscript_runs_in_the_probe():
+    nb = _judged("gates", replace={"lstm_cell": SCRIPTED})
+    assert _full(nb), {gid: _text(nb, gid)[:300] for gid in _lost(nb)}
+
+
+COMPILED = {
+    "traced by TorchScript": ("_f = torch.jit.trace(lambda x, h, c, W, U, b, d: torch.lstm_cell(x, (h, c), W, U, b, d),"
+                              " tuple(torch.randn(*s) for s in ((3, 5), (3, 4), (3, 4), (16, 5), (16, 4), (16,), (16,))))"
+                              "\n"),
+    "compiled by torch.compile": "_f = torch.compile(lambda x, h, c, W, U, b, d: torch.lstm_cell(x, (h, c), W, U, b, d))\n",
+}
+
+
+@pytest.mark.parametrize("how", list(COMPILED))
+def test_pytorchs_lstm_inside_compiled_code_is_still_seen(how):
+    """Traced or compiled, PyTorch's LSTM would run without its operator reaching the profiler: the probe process
+    turns TorchScript and torch.compile off (they then run the Python function), so it is recorded as usual."""
+    code = COMPILED[how] + ("def lstm_cell(x, state, W_ih, W_hh, b_ih, b_hh):\n"
+                            "    return tuple(_f(x, state[0], state[1], W_ih, W_hh, b_ih, b_hh))\n")
+    nb = _judged("gates", replace={"lstm_cell": code}, penalize_flagged=False)
+    assert {"test_lstm_cell", "test_lstm_cell_hidden"} <= _lost(nb), _scores(nb)
+    assert "aten::lstm_cell" in _text(nb, "test_lstm_cell"), _text(nb, "test_lstm_cell")

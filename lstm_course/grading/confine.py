@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
     env.update(HOME=str(private), TMPDIR=str(private), MPLCONFIGDIR=str(private / "mpl"),
                XDG_CACHE_HOME=str(private / "cache"), PYTHONDONTWRITEBYTECODE="1", NBGRADER_GRADING_KERNEL="1")
+    # Compiled code hides operators from the profiler the judge reads: a function traced by TorchScript or compiled
+    # by torch.compile runs PyTorch's LSTM without aten::lstm_cell reaching it (measured with torch 2.13 on a CPU).
+    # With these two, torch.jit.script/trace and torch.compile return the plain Python function, which runs (and is
+    # recorded) operator by operator; an honest helper written for them still works.
+    env.update(PYTORCH_JIT="0", TORCHDYNAMO_DISABLE="1")
     set_limits(opts["memory"], opts["file_size"])
     if opts["sandbox"]:
         why = landlock(probe_readable(opts["deny"]), [private], [p for p in CPU_FILES if p.exists()])

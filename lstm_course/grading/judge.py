@@ -366,6 +366,11 @@ def _signed_line(key: bytes, function: str, payload: dict) -> str:
 
 
 def _as_advice(output: NotebookNode) -> NotebookNode:
+    """A kernel output of a test cell as nbgrader must not score it: an execute_result (read as partial credit)
+    becomes a display, text on standard error (read as a failure: a student's debug print) goes to stdout, an error
+    becomes a note that it cost nothing."""
+    if output.get("output_type") == "stream" and output.get("name") == "stderr":
+        return _stream(output.get("text", ""))
     if output.get("output_type") == "execute_result":
         return NotebookNode(output_type="display_data", data=output.get("data", {}), metadata=output.get("metadata", {}))
     if output.get("output_type") == "error":

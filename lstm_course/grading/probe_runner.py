@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hmac
 import io
+import linecache
 import math
 import os
 import re
@@ -485,7 +486,10 @@ def main() -> None:
             continue
         emit("_progress", {"step": f"cell {index}", "state": "start"})  # a process that dies here names the cell
         try:
-            code = compile(_cell_code(source), f"<{name}>", "exec")
+            text = _cell_code(source)
+            # the source where inspect finds it, as IPython does: torch.jit.script reads a function's source
+            linecache.cache[f"<{name}>"] = (len(text), None, text.splitlines(True), f"<{name}>")
+            code = compile(text, f"<{name}>", "exec")
             _alarm(timeout)
             try:
                 exec(code, ns)
