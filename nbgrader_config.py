@@ -45,7 +45,7 @@ c.Autograde.sanitize_preprocessors = [
 # directory, calls each graded function there on the secret inputs while PyTorch's profiler records the operators it
 # runs, reads the signed results (data, never code), recomputes every reference here and fails each test cell whose
 # function it found wrong -- or that ran PyTorch's own LSTM (or autograd in `backward`). Static analysis of the
-# student's cells (lstm_course/grading/static.py) fails the whole notebook only for code that can beat that judge
+# student's cells (lstm_course/grading/static/) fails the whole notebook only for code that can beat that judge
 # ("TAMPER" in the log); everything else it notices is advice ("REVIEW" in the log, a note in the feedback).
 c.Autograde.autograde_preprocessors = [
     AddProbes, GradingExecute, Judge, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,

@@ -7,7 +7,7 @@ Nothing here is imported by the chapters; instructors reach it through ``nbgrade
 ``install.py``      the ``lstm-course-grader`` kernel spec (``python -m lstm_course.grading install-kernel``)
 ``kernel.py``       the kernel launcher: memory and file-size limits, Landlock sandbox, then ipykernel
 ``restore.py``      ``RestoreCellMetadata``: nbgrader metadata back into a notebook that lost it (Colab)
-``static.py``       static analysis of the student's cells (``ast``): constructs that can beat the judge
+``static/``        static analysis of the student's cells (``ast``): constructs that can beat the judge
                     (the notebook scores 0) and constructs worth a look (advice only)
 ``execute.py``      ``GradingExecute``: runs the notebook in the grading kernel (feedback only), survives
                     dead/stuck kernels

@@ -5,7 +5,7 @@ are advice and decide no points. The points are decided here, in nbgrader's proc
 fresh **probe process** saw (``probe_runner.py``, confined by ``confine.py``):
 
 1. ``AddProbes`` (first autograde step) draws a secret seed with ``secrets``, makes the probe inputs from it
-   (``checks/<notebook>.py``: ``make_inputs``), scans the student's cells statically (``static.py``) and keeps in
+   (``checks/<notebook>.py``: ``make_inputs``), scans the student's cells statically (``static/``) and keeps in
    this process's memory (nbconvert's ``resources``) the cells the probe will run: the locked setup cell(s) and
    the student's own cells before the last test cell -- never a test cell, never a cell after the tests.
 2. ``GradingExecute`` runs the notebook in the grading kernel, for the feedback.
@@ -26,7 +26,7 @@ fresh **probe process** saw (``probe_runner.py``, confined by ``confine.py``):
    judge's "visible" checks; the hidden one: all of them). The kernel's own error in a test cell stays visible as
    advice, below a line that says it cost nothing; a failure puts the judge's message first, as an error, which
    nbgrader's ``SaveAutoGrades`` scores 0.
-4. Static findings: "tamper" (what can beat the judge: ``static.py`` names the technique behind each rule) scores the
+4. Static findings: "tamper" (what can beat the judge: ``static/`` names the technique behind each rule) scores the
    notebook 0; every other finding is a ``REVIEW`` line in the log and a note in the feedback, never points.
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ class Judge(NbGraderPreprocessor):
     """Run the probe process and decide every graded test cell's outcome (after execution, before SaveAutoGrades)."""
 
     penalize_flagged = Bool(True, help="Fail every test of a notebook whose student cells hold a tampering construct "
-                            "(static.py). Off, the verdict rests on the probe process alone (the tests use this to "
+                            "(static/). Off, the verdict rests on the probe process alone (the tests use this to "
                             "show what it holds by itself).").tag(config=True)
     probe_timeout = Float(30.0, help="Seconds for each cell and each graded function in the probe process.").tag(config=True)
     probe_memory = Integer(4 * 2**30, help="Bytes of data memory the probe process may allocate (RLIMIT_DATA).").tag(config=True)
