@@ -481,3 +481,51 @@ def test_pytorchs_lstm_inside_compiled_code_is_still_seen(how):
     nb = _judged("gates", replace={"lstm_cell": code}, penalize_flagged=False)
     assert {"test_lstm_cell", "test_lstm_cell_hidden"} <= _lost(nb), _scores(nb)
     assert "aten::lstm_cell" in _text(nb, "test_lstm_cell"), _text(nb, "test_lstm_cell")
+
+
+FAKES = {
+    "fake profiler classes that replay the markers": '''
+import torch.autograd.profiler as _p
+class _Events(list):
+    pass
+class _Fake:
+    names = []
+    def __init__(self, *a, **k):
+        pass
+    def __enter__(self):
+        _Fake.names = []
+        return self
+    def __exit__(self, *a):
+        pass
+    @property
+    def function_events(self):
+        return [type("E", (), {"name": n})() for n in _Fake.names]
+class _Mark:
+    def __init__(self, name):
+        _Fake.names.append(name)
+    def __enter__(self):
+        return self
+    def __exit__(self, *a):
+        pass
+_p.profile, _p.record_function = _Fake, _Mark
+''',
+    "the runner's recorder patched through __main__": '''
+import sys as _s, re as _re
+_main = _s.modules["__main__"]
+_main.LSTM_OPS = _re.compile("x^")
+class _Quiet:
+    state, lstm, autograd = "ok", [], []
+    def __enter__(self):
+        return self
+    def __exit__(self, *a):
+        return False
+_main.Recorder = _Quiet
+''',
+}
+
+
+@pytest.mark.parametrize("how", list(FAKES))
+def test_replacing_the_recorders_tools_after_the_runner_started_changes_nothing(how):
+    code = FAKES[how] + LSTM_CELL
+    nb = _judged("gates", replace={"lstm_cell": code}, penalize_flagged=False)
+    assert {"test_lstm_cell", "test_lstm_cell_hidden"} <= _lost(nb), _scores(nb)

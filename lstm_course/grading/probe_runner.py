@@ -391,38 +391,46 @@ class Recorder:
     """PyTorch's profiler around one function's probe: which operators ran, and whether it recorded throughout.
 
     A start and an end marker with a secret nonce go into the record; a recorder that student code stopped,
-    restarted or replaced lacks one of them (or is no longer enabled at the end), and the judge is told so.
+    restarted or replaced lacks one of them, and the judge is told so. What it uses (the profiler's classes, the
+    patterns, ``os.urandom``) is taken when the runner starts, before any student code, so that replacing those
+    module attributes later (fake profiler classes that replay the markers) changes nothing here.
     """
 
+    TOOLS = None  # filled by ``capture()``
+
+    @classmethod
+    def capture(cls) -> None:
+        cls.TOOLS = dict(profile=torch.autograd.profiler.profile, mark=torch.autograd.profiler.record_function,
+                         urandom=os.urandom, hexify=base64.b16encode, lstm=LSTM_OPS.search,
+                         autograd=AUTOGRAD_OPS.search, sorted=sorted, names=lambda events: [e.name for e in events])
+
     def __init__(self):
-        self.profile, self.mark = torch.autograd.profiler.profile, torch.autograd.profiler.record_function
-        self.enabled = torch.autograd.profiler._is_profiler_enabled if hasattr(
-            torch.autograd.profiler, "_is_profiler_enabled") else None
-        self.nonce = base64.b16encode(os.urandom(8)).decode()
+        self.tools = dict(self.TOOLS)
+        self.nonce = self.tools["hexify"](self.tools["urandom"](8)).decode()
 
     def __enter__(self):
         try:
-            self.prof = self.profile(use_kineto=False)
+            self.prof = self.tools["profile"](use_kineto=False)
         except Exception:  # a torch without the legacy profiler
-            self.prof = self.profile()
+            self.prof = self.tools["profile"]()
         self.prof.__enter__()
-        with self.mark(f"grader-mark-start-{self.nonce}"):
+        with self.tools["mark"](f"grader-mark-start-{self.nonce}"):
             pass
         return self
 
     def __exit__(self, *exc):
-        with self.mark(f"grader-mark-end-{self.nonce}"):
+        with self.tools["mark"](f"grader-mark-end-{self.nonce}"):
             pass
         self.state = "ok"
         try:
             self.prof.__exit__(None, None, None)
-            names = [e.name for e in self.prof.function_events]
+            names = self.tools["names"](self.prof.function_events)
         except Exception as err:  # the session was stopped under it
             self.state, names = f"the recorder could not be read ({type(err).__name__})", []
         if self.state == "ok" and not (f"grader-mark-start-{self.nonce}" in names and f"grader-mark-end-{self.nonce}" in names):
             self.state = "the recorder was stopped or replaced while the function ran"
-        self.lstm = sorted({n for n in names if LSTM_OPS.search(n)})
-        self.autograd = sorted({n for n in names if AUTOGRAD_OPS.search(n)})[:5]
+        self.lstm = self.tools["sorted"]({n for n in names if self.tools["lstm"](n)})
+        self.autograd = self.tools["sorted"]({n for n in names if self.tools["autograd"](n)})[:5]
         return False
 
 
@@ -461,9 +469,12 @@ def main() -> None:
     key, timeout = bytes.fromhex(job["key"]), float(job["timeout"])
     # The results' channel: the original standard output, kept under another descriptor; fd 1 now goes to
     # standard error, so whatever student code prints (or writes to fd 1) never mixes with the results.
-    out, write, save, sign = os.dup(1), os.write, torch.save, hmac.new
+    out, write, save, sign, b64 = os.dup(1), os.write, torch.save, hmac.new, base64.b64encode
     os.dup2(2, 1)
     signal.signal(signal.SIGALRM, _on_alarm)
+    Recorder.capture()
+    # ``import __main__`` (or sys.modules["__main__"]) in a student cell finds an empty module, not this program
+    sys.modules["__main__"] = types.ModuleType("__main__")
 
     def emit(function: str, payload: dict) -> None:
         buf = io.BytesIO()
@@ -472,7 +483,7 @@ def main() -> None:
         except Exception as err:  # e.g. an object torch.save cannot store
             buf = io.BytesIO()
             save({"probe_error": f"{type(err).__name__}: {err}"[:300]}, buf)
-        blob = base64.b64encode(buf.getvalue()).decode("ascii")
+        blob = b64(buf.getvalue()).decode("ascii")
         mac = sign(key, f"{function} {blob}".encode(), "sha256").hexdigest()
         data = f"{MARKER} {function} {blob} {mac}\n".encode()
         while data:
