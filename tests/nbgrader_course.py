@@ -107,10 +107,14 @@ def autograde(course: Path, assignment: str, students: list[str]) -> tuple[subpr
         path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
         if path.exists():
             for cell in nbformat.read(path, as_version=4).cells:
-                errs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                # the judge's verdict (an error) and the notebook's own test's message, which the judge keeps as
+                # advice ("The notebook's own test raised ..."): both are what the student reads about a test
+                errs = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                errs += [o.text for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+                         and o.get("text", "").startswith("The notebook's own test raised")]
                 if errs:
                     gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
-                    graded.errors[gid] = "\n".join(f"{o.ename}: {o.evalue}" for o in errs)
+                    graded.errors[gid] = "\n".join(errs)
     return done, results
 
 
