@@ -4,8 +4,13 @@
     python -m lstm_course sample --checkpoint runs/shakespeare.pt --prompt "ROMEO:" --length 500
 
 Bad input (a missing file, an unknown character in the prompt, a negative temperature, a device this
-machine lacks, a checkpoint that is not one …) prints one line on stderr and exits with status 2,
-without a traceback; a failed download exits with status 1.
+machine lacks, a checkpoint that is not one, an ``--out`` it could not write …) prints one line on stderr and
+exits with status 2, without a traceback, before any training; a failed download exits with status 1.
+
+Ctrl-C during ``train`` stops training at once (no final evaluation) and saves the partly trained model: to
+``--out`` if nothing is there yet, else beside it as ``<name>.interrupted.pt`` (``-2``, ``-3`` … if that exists
+too) unless ``--save-on-interrupt`` asks to replace ``--out``. A second Ctrl-C stops without saving; checkpoints
+are written atomically, so no half file is left. Either way the exit status is 130: the run was interrupted.
 
 ``train`` uses the package's measured settings, :meth:`~lstm_course.training.TrainConfig.shakespeare` (Muon for
 the LSTM's gate matrices) with ``amp_dtype="auto"``: bfloat16 autocast where the hardware computes it natively,
@@ -16,7 +21,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,7 +36,7 @@ from lstm_course.data import split_text
 from lstm_course.device import get_device, seed_everything
 from lstm_course.models import CharLM, CharLMConfig
 from lstm_course.sampling import generate_text
-from lstm_course.training import TrainConfig, evaluate_lm, resolve_amp_dtype, train_lm
+from lstm_course.training import History, TrainConfig, evaluate_lm, resolve_amp_dtype, train_lm
 from lstm_course.vocab import CharVocab
 
 __all__ = ["main", "build_parser"]
@@ -114,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     t.add_argument("--amp", choices=sorted(_AMP_CHOICES), default=None, help=_amp_help())
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--save-on-interrupt", action="store_true",
+                   help="on Ctrl-C, save the partly trained model to --out even if a checkpoint is there (default: "
+                        "an existing --out is kept and the partial model saved beside it as NAME.interrupted.pt)")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a checkpoint written by 'train'.")
@@ -131,14 +142,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_writable(out: Path) -> None:
-    # fail before a long training run rather than at the end of it
+    """Refuse an --out that saving would fail on, before a long training run rather than at the end of it."""
     if out.is_dir():
         raise _BadInput(f"--out: expected a file path, got the directory {str(out)!r}")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise _BadInput(f"--out: cannot write under {str(parent)!r} (permission denied)")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:  # save_checkpoint creates the missing folders
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise _BadInput(f"--out: expected a path under a directory, got {str(ancestor)!r}, which is a file")
+    # os.access answers for the permission bits only (as root, yes even for /proc, /sys or a read-only mount):
+    # creating a file is the one test every user, file system and sandbox agrees with
+    try:
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".lstm_course-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise _BadInput(f"--out: expected a directory this user can write in, got {str(ancestor)!r} "
+                        f"({err.strerror or type(err).__name__})") from None
+
+
+def _interrupted_name(out: Path) -> Path:
+    """``runs/m.pt`` → ``runs/m.interrupted.pt``, or ``m.interrupted-2.pt`` … : the first name nothing holds."""
+    for k in range(1, 10_000):
+        candidate = out.with_name(f"{out.stem}.interrupted{'' if k == 1 else f'-{k}'}{out.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise _BadInput(f"--out: expected a free name beside {str(out)!r} for the interrupted run, got 9,999 taken")
+
+
+class _CtrlC:
+    """Counts Ctrl-Cs while installed. Each still raises ``KeyboardInterrupt`` wherever the program is, as
+    Python's own handler does, so training stops the same way; the count tells afterwards what ``train_lm``
+    cannot (it catches the first one and returns what it has): that the run was cut short, and whether the
+    user pressed it again (stop, save nothing)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "_CtrlC":
+        # only in place of Python's own handler, from the main thread (the only one that may set handlers): an
+        # ignored SIGINT (nohup, a background job) stays ignored, and a host's own handler (a notebook) is kept
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _device(name: str | None) -> torch.device:
@@ -176,15 +233,49 @@ def _train(args: argparse.Namespace) -> int:
           f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}, "
           f"{_precision(train_config.amp_dtype, device)}", file=sys.stderr)
 
-    history = train_lm(model, train_ids, val_ids, train_config, progress=not args.quiet)
-    val = evaluate_lm(model, val_ids, batch_size=train_config.batch_size, bptt=train_config.bptt,
-                      amp_dtype=train_config.amp_dtype)
+    with _CtrlC() as ctrl_c:
+        try:
+            return _train_and_save(args, model, vocab, model_config, train_config, train_ids, val_ids, ctrl_c)
+        except KeyboardInterrupt:  # a second Ctrl-C (or a first one while saving), wherever it landed
+            if not ctrl_c.count:  # not through the handler (not installed): main() reports it
+                raise
+            what = "interrupted again" if ctrl_c.count > 1 else "interrupted while saving"
+            print(f"lstm_course train: {what}: stopped without saving; checkpoints are written atomically, so no "
+                  "half-written file is left", file=sys.stderr)
+            return 130
+
+
+def _train_and_save(args: argparse.Namespace, model: CharLM, vocab: CharVocab, model_config: CharLMConfig,
+                    train_config: TrainConfig, train_ids: torch.Tensor, val_ids: torch.Tensor, ctrl_c: _CtrlC) -> int:
+    history = History()
+    try:
+        history = train_lm(model, train_ids, val_ids, train_config, progress=not args.quiet)
+        val = None if ctrl_c.count else evaluate_lm(model, val_ids, batch_size=train_config.batch_size,
+                                                    bptt=train_config.bptt, amp_dtype=train_config.amp_dtype)
+    except KeyboardInterrupt:
+        if ctrl_c.count != 1:  # the second Ctrl-C, or one this handler never saw
+            raise
+        val = None  # it came before training began (no steps) or during the final evaluation
+    steps = len(history.step)
     extra = {"train_config": train_config, "history": history.to_dict(), "source": str(args.text),
-             "val_loss": val, "steps": len(history.step)}
-    path = save_checkpoint(args.out, model, vocab, model_config, extra=extra)
-    print(f"{len(history.step)} steps in {history.seconds[-1] if history.seconds else 0:.1f} s; "
-          f"validation {val:.3f} nats/char = {val / math.log(2):.3f} bits/char; saved {path}")
-    return 0
+             "val_loss": val, "steps": steps}
+    if not ctrl_c.count:
+        path = save_checkpoint(args.out, model, vocab, model_config, extra=extra)
+        print(f"{steps} steps in {history.seconds[-1] if history.seconds else 0:.1f} s; "
+              f"validation {val:.3f} nats/char = {val / math.log(2):.3f} bits/char; saved {path}")
+        return 0
+
+    # interrupted: the partial model is kept, but never in place of a checkpoint the user did not offer up
+    keep = args.out.exists() and not args.save_on_interrupt
+    target = _interrupted_name(args.out) if keep else args.out
+    extra.update(interrupted=True, val_loss=history.val_loss[-1] if history.val_loss else None)
+    print(f"lstm_course train: interrupted after {steps} steps: saving the partly trained model to "
+          f"{str(target)!r} (Ctrl-C again stops without saving)", file=sys.stderr)
+    save_checkpoint(target, model, vocab, model_config, extra=extra)
+    print(f"lstm_course train: saved {str(target)!r}" + (f"; {str(args.out)!r} was already there and is unchanged "
+          f"(--save-on-interrupt replaces it instead)" if keep else "") + "; exit status 130: interrupted",
+          file=sys.stderr)
+    return 130
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -267,8 +267,9 @@ def test_weights_that_do_not_fit_the_config_are_a_clear_error(tmp_path, trained)
     payload = _payload(tmp_path, trained)
     payload["config"]["fields"]["hidden_size"] = 8
     torch.save(payload, tmp_path / "bad.pt")
-    with pytest.raises(ValueError, match="expected weights matching its CharLM config, got .*size mismatch"):
-        load_checkpoint(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"expected weights matching its CharLM config, got lstm.weight_ih_l0 of "
+                                         r"shape \(128, 16\) where the config means \(32, 16\)$"):
+        load_checkpoint(tmp_path / "bad.pt")  # found from the shapes alone, before a model is built
 
 
 def test_saving_what_could_not_be_loaded_is_refused_at_save_time(tmp_path, trained):
@@ -327,9 +328,16 @@ def test_unreadable_files_show_the_first_line_of_what_went_wrong(tmp_path, train
     path = save_checkpoint(tmp_path / "m.pt", model, vocab, config)
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=rf"^'{path}' is not a readable checkpoint \(truncated or corrupt file\?\): "
-                                         r"EOFError$"):  # torch's EOFError has no message: its name stands in
+                                         r"expected a zip archive as torch.save writes, got an empty file$"):
         load_checkpoint(path)
     path.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(ValueError, match=rf"^'{path}' is not a readable checkpoint \(truncated or corrupt file\?\): "
+                                         r"expected a zip archive as torch.save writes, got File is not a zip file$"):
+        load_checkpoint(path)  # read by zipfile before torch: torch's legacy format allocates what a file declares
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:  # a zip, but not torch's
+        z.writestr("hello.txt", "hi")
     try:
         torch.load(path, weights_only=True)
     except Exception as e:  # what torch says, whatever its version: its first line ends the message
@@ -493,7 +501,11 @@ def test_inconsistent_checkpoints_name_the_file_and_the_mismatch(tmp_path, train
     assert ("only in the checkpoint: " + repr("".join(chr(0x400 + i) for i in range(40))) + ";") in str(err.value)
 
 
-def test_weights_that_do_not_fit_quote_torch_up_to_300_characters(tmp_path, trained):
+def test_weights_that_torch_refuses_quote_torch_up_to_300_characters(tmp_path, trained, monkeypatch):
+    # the shape check finds every mismatch first; load_state_dict's own message stays the backstop behind it
+    import lstm_course.checkpoint as ckpt
+
+    monkeypatch.setattr(ckpt, "_check_weights", lambda state, config: None)
     payload = _payload(tmp_path, trained)
     payload["config"]["fields"]["hidden_size"] = 8  # every LSTM and head weight has the wrong shape: a long message
     path = _save_raw(tmp_path, payload)
@@ -526,3 +538,246 @@ def test_a_device_error_without_a_message_is_named_by_its_type(tmp_path, trained
     with pytest.raises(ValueError) as err:
         load_checkpoint(path, map_location="cpu")
     assert str(err.value) == "map_location: expected a device this machine has, got 'cpu' (AssertionError)"
+
+
+# --- bounded cost: a crafted file costs about what it holds, and is refused in well under seconds ----------
+#
+# The loader checks the stored configuration against the saved tensors (names, shapes, the bytes behind
+# them) and against sane limits before any model exists, so the model it builds is never bigger than the
+# file. Each crafted file below is measured in a fresh process (time, tracemalloc's peak for Python objects,
+# ru_maxrss for everything torch allocates), under a 1 GiB RLIMIT_DATA so that a loader without the checks
+# fails here instead of taking the machine's memory.
+
+import json
+import resource
+
+_COST_PROBE = r"""
+import json, resource, sys, time, tracemalloc
+import torch
+torch.set_num_threads(1)
+from lstm_course.checkpoint import load_checkpoint
+load_checkpoint(sys.argv[1])  # a genuine file first: torch's lazy set-up is not charged to the crafted ones
+for path in sys.argv[2:]:
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        load_checkpoint(path)
+        outcome = "loaded"
+    except BaseException as e:
+        outcome = f"{type(e).__name__}: {e}"[:400]
+    seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
+    print(json.dumps({"path": path, "outcome": outcome, "seconds": seconds, "python_peak": peak, "rss_growth": rss}),
+          flush=True)
+"""
+
+
+def _limit_data():
+    resource.setrlimit(resource.RLIMIT_DATA, (1 << 30, 1 << 30))
+
+
+def _crafted_files(tmp_path, trained):
+    """(file name, edit, what the refusal must say) for files crafted to cost far more than their size."""
+    def bigger_config(**fields):
+        def edit(p):
+            p["config"]["fields"].update(fields)
+        return edit
+
+    def hollow_tensors(p):  # H = 20000 with every tensor of the right shape, each a stride-0 view of 4 bytes
+        H, E, V = 20000, 16, len(p["vocab"]["itos"])
+        p["config"]["fields"]["hidden_size"] = H
+        s = p["model_state"]
+        for k, shape in {"lstm.weight_ih_l0": (4 * H, E), "lstm.weight_hh_l0": (4 * H, H), "lstm.bias_ih_l0": (4 * H,),
+                         "lstm.bias_hh_l0": (4 * H,), "head.weight": (V, H)}.items():
+            s[k] = torch.zeros(1).expand(*shape)
+
+    def aliased_layers(p):  # 64 layers of H = 128 whose 256 matrices all view one 256 KiB storage
+        H, E = 128, 16
+        p["config"]["fields"].update(hidden_size=H, num_layers=64)
+        s = {k: v for k, v in p["model_state"].items() if not k.startswith("lstm.")}
+        shared = torch.zeros(4 * H, H)
+        for layer in range(64):
+            s[f"lstm.weight_ih_l{layer}"] = shared[:, :E] if layer == 0 else shared
+            s[f"lstm.weight_hh_l{layer}"] = shared
+            s[f"lstm.bias_ih_l{layer}"] = shared[0].repeat(4)[:4 * H]
+            s[f"lstm.bias_hh_l{layer}"] = shared[0].repeat(4)[:4 * H]
+        s["head.weight"] = torch.zeros(len(p["vocab"]["itos"]), H)
+        p["model_state"] = s
+
+    def shared_references(p):  # 40 levels of [x, x]: 1.5 KB of pickle, 2**40 values when walked as a tree
+        x = [None]
+        for _ in range(40):
+            x = [x, x]
+        p["extra"] = {"notes": x}
+
+    def zeros_to_deflate(p):  # 50 MB of zeros, deflated below to a file of about 50 KB
+        p["extra"] = {"pad": torch.zeros(12_500_000)}
+
+    def repeated_symbol(p):  # 300,000 references to one string: each duplicate check by list.count is O(n)
+        p["vocab"]["itos"] = ["a"] * 300_000
+        p["config"]["fields"]["vocab_size"] = 300_000
+
+    return [
+        ("hidden20000.pt", bigger_config(hidden_size=20000), "expected weights matching its CharLM config"),
+        ("layers1e6.pt", bigger_config(num_layers=10**6), "expected config.num_layers <= "),
+        ("hollow.pt", hollow_tensors, "expected weights backed by the file's own data"),
+        ("aliased.pt", aliased_layers, "expected weights backed by the file's own data"),
+        ("shared.pt", shared_references, "expected at most"),
+        ("repeated.pt", repeated_symbol, "expected distinct characters in the vocabulary, got 'a' more than once"),
+        ("deflated.pt", zeros_to_deflate, "expected members stored as torch.save writes them, got "),
+    ]
+
+
+def _deflate(path):
+    """Rewrite a torch.save archive with every member compressed: what torch.save never writes, torch.load reads."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        members = [(m.filename, src.read(m.filename)) for m in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in members:
+            dst.writestr(name, data)
+
+
+def test_crafted_checkpoints_are_refused_fast_and_cost_about_their_own_size(tmp_path, trained):
+    crafted = _crafted_files(tmp_path, trained)
+    for name, edit, _ in crafted:
+        payload = _payload(tmp_path, trained)
+        edit(payload)
+        _save_raw(tmp_path, payload, name)
+    _deflate(tmp_path / "deflated.pt")
+    proc = subprocess.run([sys.executable, "-c", _COST_PROBE, str(tmp_path / "good.pt"),
+                           *(str(tmp_path / name) for name, _, _ in crafted)],
+                          capture_output=True, text=True, timeout=240, preexec_fn=_limit_data,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
+    for name, _, needle in crafted:
+        r, size = results[name], (tmp_path / name).stat().st_size
+        assert r["outcome"].startswith(f"ValueError: '{tmp_path / name}': ") and needle in r["outcome"], r
+        assert "\n" not in r["outcome"], r  # one line for the CLI to print
+        assert r["seconds"] < 5, r  # milliseconds on an idle machine; the margin is for a busy one
+        assert r["python_peak"] < 10 * size + (1 << 20), (size, r)
+        assert r["rss_growth"] < 10 * size + (16 << 20), (size, r)  # 16 MiB: the allocator's own growth
+
+
+def _edit_and_save(tmp_path, trained, edit, name="bad.pt"):
+    payload = _payload(tmp_path, trained)
+    edit(payload)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(50_000)  # pickle recurses too: a deeply nested value needs this to be written at all
+    try:
+        return _save_raw(tmp_path, payload, name)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def edit(p):
+        d = p
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value(d[keys[-1]]) if callable(value) else value
+    return edit
+
+
+def _deep(p):  # 5,000 nested lists: a RecursionError, not a message, for a recursive walk
+    x = []
+    for _ in range(5000):
+        x = [x]
+    p["extra"] = {"notes": x}
+
+
+def _nan_at(key, value):
+    def edit(p):
+        p["model_state"][key] = p["model_state"][key].clone()
+        p["model_state"][key].view(-1)[3] = value
+    return edit
+
+
+MALFORMED = [
+    ("itos an int", _set("vocab", "itos", 5), r"expected vocab\['itos'\] to be a list of characters, got int"),
+    ("vocab a string", _set("vocab", "abc"), r"expected a dict with key 'itos' .*, got 'abc'"),
+    ("unk a number", _set("vocab", "unk", 7), r"expected unk to be one character, got 7"),
+    ("dropout a string", _set("config", "fields", "dropout", "high"),
+     r"expected config.dropout to be a number in \[0, 1\), got 'high'"),
+    ("hidden_size a float", _set("config", "fields", "hidden_size", 32.0),
+     r"expected config.hidden_size to be a positive int, got 32.0"),
+    ("num_layers a bool", _set("config", "fields", "num_layers", True),
+     r"expected config.num_layers to be a positive int, got True"),
+    ("tie_weights a string", _set("config", "fields", "tie_weights", "no"),
+     r"expected config.tie_weights to be True or False, got 'no'"),
+    ("forget_bias a list", _set("config", "fields", "forget_bias", [1.0]),
+     r"expected config.forget_bias to be a finite number, got \[1.0\]"),
+    ("embed_dim too large", _set("config", "fields", "embed_dim", 10**7),
+     r"expected config.embed_dim <= 65536, got 10000000"),
+    ("config missing a field", _set("config", "fields", lambda f: {k: v for k, v in f.items() if k != "hidden_size"}),
+     r"expected weights matching its CharLM config"),  # the default H = 256 does not fit the saved (128, 32)
+    ("model_state a list", _set("model_state", lambda s: list(s.values())),
+     r"expected model_state to be a dict of tensors, got list"),
+    ("a weight that is a string", _set("model_state", "head.bias", "zeros"),
+     r"expected model_state\['head.bias'\] to be a tensor, got str"),
+    ("a weight missing", _set("model_state", lambda s: {k: v for k, v in s.items() if k != "head.bias"}),
+     r"expected weights matching its CharLM config, got 6 tensors for 7 .*missing \['head.bias'\]"),
+    ("an integer weight", _set("model_state", "head.bias", lambda t: t.long()),
+     r"expected floating-point weights, got torch.int64 in 'head.bias'"),
+    ("a NaN weight", _nan_at("lstm.weight_hh_l0", float("nan")),
+     r"expected finite weights, got 1 NaN or infinite value\(s\) in 'lstm.weight_hh_l0'"),
+    ("an infinite weight", _nan_at("embed.weight", float("-inf")),
+     r"expected finite weights, got 1 NaN or infinite value\(s\) in 'embed.weight'"),
+    ("extra an int", _set("extra", 3), r"expected extra to be a dict, got int"),
+    ("extra nested 5,000 deep", _deep, r"expected stored values nested at most \d+ deep, got deeper"),
+]
+
+
+@pytest.mark.parametrize("name,edit,message", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_every_malformed_field_is_one_line_naming_the_checkpoint(name, edit, message, tmp_path, trained):
+    path = _edit_and_save(tmp_path, trained, edit)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path)
+    text = str(err.value)
+    assert re.match(rf"^'{re.escape(str(path))}': .*{message}", text), text
+    assert "\n" not in text and len(text) < 600, text
+
+
+@pytest.mark.parametrize("name,edit,message", [MALFORMED[i] for i in (0, 3, 7, 14)],
+                         ids=["itos", "dropout", "forget_bias", "nan"])
+def test_the_cli_turns_a_malformed_checkpoint_into_one_line_and_exit_2(name, edit, message, tmp_path, trained, capsys):
+    from lstm_course.cli import main
+
+    path = _edit_and_save(tmp_path, trained, edit)
+    rc = main(["sample", "--checkpoint", str(path), "--length", "5"])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"lstm_course sample: error: '{path}': "), \
+        captured.err
+    assert re.search(message, captured.err) and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("field,value", [("hidden_size", 20000), ("num_layers", 10**6)])
+def test_the_cli_refuses_an_oversized_config_in_one_line_within_seconds(field, value, tmp_path, trained):
+    # a real process under the 1 GiB data limit: a loader that builds first fails or hangs here, not the test run
+    path = _edit_and_save(tmp_path, trained, _set("config", "fields", field, value))
+    proc = subprocess.run([sys.executable, "-m", "lstm_course", "sample", "--checkpoint", str(path), "--length", "5"],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limit_data,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-1000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"lstm_course sample: error: '{path}': "), \
+        proc.stderr[-1000:]
+
+
+def test_the_tied_weights_of_a_genuine_checkpoint_still_load(tmp_path):
+    # embed.weight and head.weight share one storage: the one sharing the bytes check allows
+    vocab = CharVocab.from_text(TEXT)
+    config = CharLMConfig(vocab_size=len(vocab), embed_dim=24, hidden_size=24, num_layers=3, tie_weights=True,
+                          dropout=0.1)
+    model = CharLM(config)
+    path = save_checkpoint(tmp_path / "tied.pt", model, vocab, config)
+    loaded, _, c2, _ = load_checkpoint(path)
+    assert c2 == config and loaded.head.weight is loaded.embed.weight
+    assert torch.equal(loaded.head.weight, model.head.weight)

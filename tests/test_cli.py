@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,3 +206,234 @@ def test_train_uses_the_preset_defaults_and_amp_overrides_only_the_precision(pre
     assert ("bfloat16 autocast" in err) == (expected == "bfloat16" or (expected == "auto" and cli.resolve_amp_dtype(
         "auto", cli.get_device()) == "bfloat16"))  # the start line says what precision it trains in
     assert load_checkpoint(tmp_path / "m.pt")[3]["train_config"].amp_dtype == expected
+
+
+# --- Ctrl-C during `train`: the exit status says so, and an existing checkpoint is never replaced unasked -------
+#
+# Real processes and real SIGINTs. The launcher resets SIGINT to Python's own handler first: a test runner started
+# in the background may pass SIGINT on as ignored, and then no Ctrl-C would reach the command at all.
+
+import re
+import signal
+import threading
+import time
+
+LAUNCH = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "runpy.run_module('lstm_course', run_name='__main__', alter_sys=True)")
+# saving made slow, with half a file already written, so that a second Ctrl-C lands inside save_checkpoint for sure
+SLOW_SAVE = """
+import sys, time, torch
+real_save = torch.save
+def slow_save(obj, f, *args, **kwargs):
+    f.write(b"PK\\x03\\x04 half a checkpoint")
+    f.flush()
+    print("test: saving, half written", file=sys.stderr, flush=True)
+    time.sleep(60)
+    real_save(obj, f, *args, **kwargs)
+torch.save = slow_save
+"""
+STEPS = "1000000"  # far more than a test waits for: only a Ctrl-C ends these runs
+
+
+class Training:
+    """``python -m lstm_course train`` on the tiny preset, its stdout and stderr read as they come."""
+
+    def __init__(self, cwd, *args, before=""):
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen([sys.executable, "-c", before + LAUNCH, "train", "--text", "tiny.txt",
+                                      "--preset", "tiny", "--steps", STEPS, *args],
+                                     cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self._out, self._err = bytearray(), bytearray()
+        self._readers = [threading.Thread(target=self._pump, args=(s, b), daemon=True)
+                         for s, b in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
+        for t in self._readers:
+            t.start()
+
+    @staticmethod
+    def _pump(stream, sink):
+        while chunk := os.read(stream.fileno(), 65536):
+            sink.extend(chunk)
+
+    @property
+    def err(self) -> str:
+        return bytes(self._err).decode(errors="replace")
+
+    def wait_for(self, pattern, timeout=180):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if m := re.search(pattern, self.err):
+                return m
+            assert self.proc.poll() is None, f"exited {self.proc.returncode} first: {self.err[-2000:]}"
+            time.sleep(0.05)
+        self.proc.kill()
+        raise AssertionError(f"no {pattern!r} within {timeout} s: {self.err[-2000:]}")
+
+    def wait_for_steps(self, n=5):
+        """Until tqdm's bar shows at least ``n`` steps: training has really started."""
+        deadline = time.monotonic() + 180
+        while max(map(int, re.findall(rf"\| *(\d+)/{STEPS} ", self.err)), default=0) < n:
+            assert time.monotonic() < deadline, self.err[-2000:]
+            self.wait_for(rf"\| *\d+/{STEPS} ")
+            time.sleep(0.05)
+
+    def interrupt(self):
+        self.proc.send_signal(signal.SIGINT)
+
+    def finish(self, timeout=120):
+        try:
+            rc = self.proc.wait(timeout)
+        finally:
+            self.proc.kill()
+            for t in self._readers:
+                t.join(10)
+        return rc, bytes(self._out).decode(errors="replace"), self.err
+
+
+@pytest.fixture
+def workdir(tmp_path, trained):
+    """A folder holding the corpus and a good checkpoint, m.pt, from the module's real training run."""
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "m.pt").write_bytes((trained[0] / "runs" / "m.pt").read_bytes())
+    return tmp_path
+
+
+def _files(d):
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+
+
+def _is_interrupted_checkpoint(path, at_least=5):
+    _, _, _, extra = load_checkpoint(path)
+    return extra["interrupted"] is True and extra["steps"] >= at_least
+
+
+def test_ctrl_c_keeps_an_existing_checkpoint_and_saves_the_partial_model_beside_it(workdir):
+    good = (workdir / "m.pt").read_bytes()
+    run = Training(workdir, "--out", "m.pt")
+    run.wait_for_steps()
+    run.interrupt()
+    rc, out, err = run.finish()
+    assert rc == 130, err[-2000:]
+    assert (workdir / "m.pt").read_bytes() == good
+    assert _files(workdir) == ["m.interrupted.pt", "m.pt", "tiny.txt"]  # no temporary file either
+    assert _is_interrupted_checkpoint(workdir / "m.interrupted.pt")
+    assert "m.interrupted.pt" in err and "--save-on-interrupt" in err and "Traceback" not in err
+
+
+def test_ctrl_c_with_save_on_interrupt_replaces_out_and_still_exits_130(workdir):
+    good = (workdir / "m.pt").read_bytes()
+    run = Training(workdir, "--out", "m.pt", "--save-on-interrupt")
+    run.wait_for_steps()
+    run.interrupt()
+    rc, out, err = run.finish()
+    assert rc == 130, err[-2000:]
+    assert (workdir / "m.pt").read_bytes() != good and _is_interrupted_checkpoint(workdir / "m.pt")
+    assert _files(workdir) == ["m.pt", "tiny.txt"]
+
+
+def test_ctrl_c_without_an_existing_out_saves_there_and_exits_130(workdir):
+    run = Training(workdir, "--out", "runs/new.pt")
+    run.wait_for_steps()
+    run.interrupt()
+    rc, out, err = run.finish()
+    assert rc == 130, err[-2000:]
+    assert _is_interrupted_checkpoint(workdir / "runs" / "new.pt")
+    assert _files(workdir) == ["m.pt", "runs/new.pt", "tiny.txt"]
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["beside", "save-on-interrupt"])
+def test_a_second_ctrl_c_while_saving_writes_nothing_and_exits_130(replace, workdir):
+    good = (workdir / "m.pt").read_bytes()
+    run = Training(workdir, "--out", "m.pt", *(["--save-on-interrupt"] if replace else []), before=SLOW_SAVE)
+    run.wait_for_steps()
+    run.interrupt()
+    run.wait_for("test: saving, half written")
+    run.interrupt()
+    rc, out, err = run.finish()
+    assert rc == 130, err[-2000:]
+    assert (workdir / "m.pt").read_bytes() == good
+    assert _files(workdir) == ["m.pt", "tiny.txt"]  # neither the half file nor its temporary name is left
+    assert "Traceback" not in err
+
+
+def test_two_quick_ctrl_cs_never_touch_the_existing_checkpoint(workdir):
+    # wherever the second one lands (still stopping, saving, or done), nothing half-written is left
+    good = (workdir / "m.pt").read_bytes()
+    run = Training(workdir, "--out", "m.pt")
+    run.wait_for_steps()
+    run.interrupt()
+    time.sleep(0.02)
+    run.interrupt()
+    rc, out, err = run.finish()
+    assert rc in (130, -signal.SIGINT), err[-2000:]  # -SIGINT: it came after main() had returned 130
+    assert (workdir / "m.pt").read_bytes() == good
+    assert set(_files(workdir)) <= {"m.pt", "m.interrupted.pt", "tiny.txt"}
+    if (workdir / "m.interrupted.pt").exists():
+        assert _is_interrupted_checkpoint(workdir / "m.interrupted.pt", at_least=1)
+
+
+def test_an_interrupted_run_evaluates_nothing_and_never_overwrites_a_name(tmp_path, monkeypatch, capsys):
+    # in-process: the fake train_lm is Ctrl-C'ed mid-run and, like train_lm, stops and returns what it has
+    import lstm_course.cli as cli
+    from lstm_course.training import History
+
+    def interrupted_train_lm(model, train_ids, val_ids, config, progress=True):
+        history = History()
+        try:
+            for step in range(1, 1000):
+                history.step.append(step)
+                history.train_loss.append(2.0)
+                if step == 7:
+                    signal.raise_signal(signal.SIGINT)
+                    time.sleep(5)  # the KeyboardInterrupt arrives before this ends
+        except KeyboardInterrupt:
+            pass
+        return history
+
+    def evaluate_lm(*args, **kwargs):
+        raise AssertionError("an interrupted run evaluated the model")
+
+    monkeypatch.setattr(cli, "train_lm", interrupted_train_lm)
+    monkeypatch.setattr(cli, "evaluate_lm", evaluate_lm)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    for name in ("m.pt", "m.interrupted.pt"):
+        (tmp_path / name).write_bytes(name.encode())
+    assert main(["train", "--text", "tiny.txt", "--out", "m.pt", "--preset", "tiny", "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert (tmp_path / "m.pt").read_bytes() == b"m.pt"
+    assert (tmp_path / "m.interrupted.pt").read_bytes() == b"m.interrupted.pt"
+    assert _is_interrupted_checkpoint(tmp_path / "m.interrupted-2.pt", at_least=7)
+    assert "m.interrupted-2.pt" in err and "Traceback" not in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the CLI's own handler is gone again
+
+
+# --- unusable --out paths are refused before anything is loaded or trained -------------------------------------
+
+@pytest.mark.parametrize("out,needle", [
+    ("tiny.txt/m.pt", "--out: expected a path under a directory, got 'tiny.txt', which is a file"),
+    ("tiny.txt/runs/deeper/m.pt", "--out: expected a path under a directory, got 'tiny.txt', which is a file"),
+    ("runs", "--out: expected a file path, got the directory 'runs'"),
+    # as root, os.access says yes to both; creating a file there says no, for every user
+    ("/proc/lstm-course-test/m.pt", "--out: expected a directory this user can write in, got '/proc'"),
+    ("/sys/m.pt", "--out: expected a directory this user can write in, got '/sys'"),
+])
+def test_an_unusable_out_is_refused_before_training_starts(out, needle, tmp_path, monkeypatch, capsys):
+    import lstm_course.cli as cli
+
+    if out.startswith("/") and not Path("/" + out.split("/")[1]).is_dir():
+        pytest.skip(f"no {out.split('/')[1]} on this system")
+    from lstm_course.training import History
+
+    started = []
+    monkeypatch.setattr(cli, "load_text", lambda *a, **k: started.append("load_text") or TEXT)
+    monkeypatch.setattr(cli, "train_lm", lambda *a, **k: started.append("train_lm") or History())
+    monkeypatch.setattr(cli, "evaluate_lm", lambda *a, **k: 1.0)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "runs").mkdir()
+    rc = main(["train", "--text", "tiny.txt", "--out", out, "--preset", "tiny", "--quiet"])
+    err = capsys.readouterr().err
+    assert_one_line_error(rc, err, needle)
+    assert started == [] and "corpus:" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "tiny.txt"] and not any((tmp_path / "runs").iterdir())
