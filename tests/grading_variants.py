@@ -45,6 +45,17 @@ class Variant:
     after_tests: tuple[str, ...] = ()  # cells the student adds right after the last test cell (ungraded part)
 
 
+def answer(nb, answers: dict[str, str], changes: dict[str, Change], name: str = "") -> None:
+    """Fill ``nb``'s answer cells in place: the solution (``answers``), changed where ``changes`` says."""
+    unknown = set(changes) - set(answers)
+    assert not unknown, f"{name}: no answer cells named {unknown}"
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            change = changes.get(gid, answers[gid])
+            cell.source = change(answers[gid]) if callable(change) else change
+
+
 # ---------------------------------------------------------------------------------------------- gates
 
 GATES = [

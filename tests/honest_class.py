@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from grading_variants import Variant, code, edit
+from grading_variants import Variant, answer, code, edit
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,7 @@ def with_checks(block: str, text: str) -> str:
 def submission(released: nbformat.NotebookNode, answers: dict[str, str], variant: Variant) -> nbformat.NotebookNode:
     """The released notebook answered as ``variant`` says (the solution in every cell it does not change)."""
     nb = nbformat.from_dict(nbformat.reads(nbformat.writes(released), as_version=4))
-    unknown = set(variant.changes) - set(answers)
-    assert not unknown, f"{variant.name}: no answer cells named {unknown}"
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            change = variant.changes.get(gid, answers[gid])
-            cell.source = change(answers[gid]) if callable(change) else change
+    answer(nb, answers, variant.changes, variant.name)
     for where, gid, source in getattr(variant, "added", ()):
         at = next(k for k, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
         nb.cells.insert(at + (where == "after"), nbformat.v4.new_code_cell(source))

@@ -1,25 +1,26 @@
-"""A hostile class, graded for real: no technique buys points over the honest wrong answer it is placed on.
+"""A hostile class: no technique buys points over the honest wrong answer it is placed on.
 
 For every graded notebook, one honest wrong answer (``WRONG``) is submitted alone, and again with each technique of
-``hostile_techniques.py`` placed after it in the answer cell, and every submission is graded by ``nbgrader autograde``:
+``hostile_techniques.py`` placed after it in the answer cell:
 
-- ``TECHNIQUES`` attack the grading kernel: IPython hooks of every kind, module attributes and ``torch._C`` members,
-  whole submodules, ``sys.modules``, builtins, a ``gc`` walk, ``ctypes``, a global torch-function mode, a signal
-  handler, a thread, a trace function, a child process that outlives the kernel and rewrites files, forged probe
-  results, ``exec``;
+- ``TECHNIQUES`` attack the grading kernel (IPython hooks of every kind, module attributes and ``torch._C`` members,
+  ``sys.modules``, builtins, a ``gc`` walk, ``ctypes``, a torch-function mode, signal handlers, threads, a trace
+  function, a child process that rewrites files, forged result lines, ``exec``). They are graded by ``nbgrader
+  autograde`` for real with the static scan off (``c.Judge.penalize_flagged = False``: the judge alone);
 - ``REACH`` make the wrong function right by obtaining a correct implementation at run time where a scan of names does
   not see it: the course package by any import mechanism (and the instructor's notebook in ``solutions/``), aliases of
   torch, names the setup cell imports, string resolvers, pickled globals, the test cells' helpers, autograd by other
-  names, switching the runtime check off (the kernel's spy, PyTorch's profiler, the probe runner), and a decompression
-  bomb as the probe's result (grading must go on). ``test_reach_technique_works_outside_the_grader`` shows that each
-  one, where its route is open (a plain Python process), does leave a correct function.
+  names, switching the operator recorder off, and a decompression bomb written to the result channel. They are
+  decided where they are aimed, by ``AddProbes`` + ``Judge`` with the repository's configuration and the real probe
+  process, once with the scan off and once with it on; one route of each kind also goes through ``nbgrader
+  autograde`` end to end. ``test_reach_technique_works_outside_the_grader`` shows that each route, where it is open
+  (a plain Python process), does leave a correct function.
 
-Each must score no more than the honest wrong answer, twice (issue 27, 5c): in a course with the static scan off
-(``c.Judge.penalize_flagged = False``: the judge's verdict alone) and in one with the repository's configuration
-(the scan on). ``test_every_technique_is_flagged_or_beaten`` states what holds each one: a "tamper" finding of
-``static.scan``, or the judge's verdict with the scan off.
+Each must score no more than the honest wrong answer, with the scan on and with it off -- except the ``NEEDS_SCAN``
+routes, which beat the judge alone (code PyTorch's profiler does not see: RecordFunction switched off, collection
+toggled, another thread): the scan must flag each of them, and that is what its tamper rules are for.
 
-    pytest tests/test_grading_hostile.py -k "gates and reach"          # one notebook's REACH class, scan off and on
+    pytest tests/test_grading_hostile.py -k "gates and reach"          # one notebook's REACH routes, scan off and on
     pytest tests/test_grading_hostile.py -k "backward and reach and scan-off"
 """
 from __future__ import annotations
