@@ -347,13 +347,19 @@ def _run_sample_next(ns: dict, inputs: dict, device) -> dict:
         torch.manual_seed(1000 + k)  # torch's global generator differs between the two calls
         status, result = attempt(sample, logits, 1.3, 4, 0.95, torch.Generator(device=device).manual_seed(extra["seed"]))
         draws.append(plain(result) if status == "ok" else result)
+    rows = logits.repeat(64, 1)  # (64, V): two calls with one seed agree only if every draw comes from generator
+    batches = []
+    for k in range(2):
+        torch.manual_seed(2000 + k)
+        status, result = attempt(sample, rows, 1.3, None, None, torch.Generator(device=device).manual_seed(extra["seed"]))
+        batches.append(plain(result) if status == "ok" else result)
     greedy = attempt(sample, logits[None], temperature=0.0, top_k=1, top_p=0.5)
     errors = []
     for kwargs in BAD_ARGS:
         status, result = attempt(sample, logits[None], **kwargs)
         errors.append(result if status == "error" else "returned without an error")
-    return {"cases": out, "draws": draws, "greedy": plain(greedy[1]) if greedy[0] == "ok" else greedy[1],
-            "errors": errors}
+    return {"cases": out, "draws": draws, "batches": batches,
+            "greedy": plain(greedy[1]) if greedy[0] == "ok" else greedy[1], "errors": errors}
 
 
 def generate_args(spec: tuple, case: dict) -> tuple[list, dict]:

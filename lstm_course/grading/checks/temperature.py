@@ -125,6 +125,13 @@ def _judge_sample_next(inputs: dict, results: dict) -> list[tuple[str, str]]:
                                  "(take all randomness from generator)")
     except (AssertionError, ProbeError, KeyError, TypeError, ValueError) as err:
         failures.append(("visible", f"sample_next, seeded generator: {err}"))
+    try:  # 64 draws: a sampler that takes any randomness from torch's global generator differs between the calls
+        a, b = (tensor(d, "64 draws") for d in results["batches"])
+        if tuple(a.shape) != (64,) or not torch.equal(a, b):
+            raise AssertionError("the same seeded generator must give the same ids, whatever torch's global seed: "
+                                 "take all randomness from generator (pass generator=generator to torch.multinomial)")
+    except (AssertionError, ProbeError, KeyError, TypeError, ValueError) as err:
+        failures.append(("visible", f"sample_next, seeded generator: {err}"))
     greedy = results.get("greedy")
     if type(greedy) is not torch.Tensor or greedy.tolist() != [int(inputs["extra"]["logits"].argmax())]:
         failures.append(("visible", f"sample_next, temperature 0: expected the argmax, got {greedy!r:.60}"))
