@@ -795,3 +795,9 @@ def test_student_cells_are_told_apart_by_the_instructors_sources():
     assert names == ["lstm_cell", "cell 3"]
     nb.cells[0].source += "\nimport gc  # a changed locked cell is the student's"
     assert "introspection" in rules(static.scan(nb, {SETUP.strip(), TEST_CELL.strip()}))
+
+
+def test_os_exit_is_not_tampering():
+    """os._exit only ends the probe process, which the judge starts again without that cell: no tamper finding."""
+    found = static.scan(notebook("import os\nos._exit(1)\ndef lstm_cell(*args):\n    pass\n"))
+    assert not [f for f in found if f.kind == "tamper"], found

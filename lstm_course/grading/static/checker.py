@@ -11,7 +11,7 @@ from .environ import EnvironRules, environ_of
 from .flow import Flow
 from .paths import canonical, internal_private, is_private, kind_of, path_views
 from .rules import (AUTOGRAD_ATTRS, AUTOGRAD_PARTS, AUTOGRAD_WHY, BUILTINS, DEFINED, DUNDERS, FRAME_ATTRS,
-                    HONEST_PRIVATE, LSTM_WHY, OS_PROCESS, PATHS, PROFILER_WORDS, RESOLVERS, REVIEW, RULES, UNAMBIGUOUS,
+                    HONEST_MODULE_PRIVATE, HONEST_PRIVATE, LSTM_WHY, OS_PROCESS, PATHS, PROFILER_WORDS, RESOLVERS, REVIEW, RULES, UNAMBIGUOUS,
                     WRITE_METHODS, R, T)
 from .syntax import attr_chain, snippet
 from .values import MUTATORS, NS, plain
@@ -49,7 +49,7 @@ class Checker(CallRules, EnvironRules, ast.NodeVisitor):
                 self.hit(T, node, label("os." + view[1]), "process")
         parts = path.split(".")
         for i, part in enumerate(parts):
-            if is_private(part):
+            if is_private(part) and ".".join(parts[:i + 1]) not in HONEST_MODULE_PRIVATE:
                 self.hit(T, node, label(".".join(parts[:i + 1])), "private")
                 break
         if "__dict__" in parts[1:] and kind_of(".".join(parts[:parts.index("__dict__", 1)])) != "other":

@@ -183,6 +183,9 @@ UNAMBIGUOUS = {"sys", "os", "posix", "subprocess", "importlib", "builtins", "thr
                "ctypes", "gc", "inspect", "pickle", "marshal", "asyncio", "atexit", "torch", "signal"}
 HONEST_PRIVATE = {"_fields", "_replace", "_asdict", "_make", "_field_defaults",  # namedtuple's public API
                   "_parameters", "_buffers", "_modules", "_flat_weights", "_flat_weights_names", "_all_weights"}
+# os._exit ends the process: the judge starts its probe again without that cell (it costs only the points of what the
+# cell defines), so it is no way past the judge
+HONEST_MODULE_PRIVATE = {"os._exit", "posix._exit"}
 INTERNAL_PRIVATE = {"_C", "_VF", "_ops", "_dynamo", "_inductor", "_functorch", "_prims", "_refs", "_decomp",
                     "_subclasses", "_library", "_jit_internal", "_python_dispatch", "_disable_profiler",
                     "_enable_profiler", "_getframe", "_current_frames", "_current_exceptions", "_thread",
