@@ -26,8 +26,11 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # LMS downloads for `nbgrader zip_collect <id>`: files named <id>_<student>_attempt_<YYYYMMDD-HHMMSS>_<notebook>,
 # e.g. gates_ada_attempt_20250301-100000_gates.ipynb, in downloaded/<id>/archive/ (zips or files). (The
 # timestamp style of nbgrader's docs, 2025-03-01-10-30-00, is parsed as 10:00: "-30-00" reads as a UTC offset.)
+# nbgrader matches this against the file's whole path, so it skips the folders first: a course under
+# /home/jane_doe/ or a zip named gates_submissions.zip must not change what the file name says.
 c.FileNameCollectorPlugin.named_regexp = (
-    r"^(?P<assignment>[^_]+)_(?P<student_id>[^_]+)_attempt_(?P<timestamp>[0-9]{8}-[0-9]{6})_(?P<file_id>.+)$")
+    r"^(?:.*/)?(?P<assignment>[^_/]+)_(?P<student_id>[^_/]+)_attempt_(?P<timestamp>[0-9]{8}-[0-9]{6})"
+    r"_(?P<file_id>[^/]+)$")
 
 # Submissions whose cells lost nbgrader's metadata (Colab can drop it) get it back from the released
 # notebook when the cells match unambiguously; otherwise they are graded as they are, with the reason logged.
