@@ -106,7 +106,7 @@ def student_cells(nb: NotebookNode, instructor: set[str] = frozenset()) -> list[
     out = []
     for k, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or cell.metadata.get("lstm_course_probe"):
+        if cell.cell_type != "code":
             continue
         if cell.source.strip() in instructor or (not instructor and (meta.get("locked") or meta.get("grade"))):
             continue
